@@ -1,0 +1,4 @@
+//! Domain logic of a Barman-compatible backup and recovery manager for PostgreSQL.
+//!
+//! The library never prints and never exits: every operation returns a typed result and the
+//! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
