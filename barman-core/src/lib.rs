@@ -2,3 +2,5 @@
 //!
 //! The library never prints and never exits: every operation returns a typed result and the
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
+
+pub mod config;
