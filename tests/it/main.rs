@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests: the built binaries against real PostgreSQL clusters and a real
+//! sshd, one module per area.
+
+mod harness;
