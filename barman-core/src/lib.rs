@@ -4,3 +4,4 @@
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
 pub mod config;
+pub mod wal;
