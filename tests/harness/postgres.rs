@@ -165,10 +165,7 @@ impl PgCluster {
 
     /// `conninfo` for Barman: the `barman` role over 127.0.0.1 (password from `.pgpass`).
     pub fn conninfo(&self) -> String {
-        format!(
-            "host={LOOPBACK} port={} user=barman dbname=postgres",
-            self.port
-        )
+        format!("host={LOOPBACK} port={} user=barman dbname=postgres", self.port)
     }
 
     /// `streaming_conninfo` for Barman: the `streaming_barman` role over 127.0.0.1.
@@ -271,19 +268,12 @@ impl PgCluster {
         let network = [
             ("listen_addresses", LOOPBACK.to_owned()),
             ("port", self.port.to_string()),
-            (
-                "unix_socket_directories",
-                self.socket_dir.display().to_string(),
-            ),
+            ("unix_socket_directories", self.socket_dir.display().to_string()),
         ];
         let conf: String = settings
             .iter()
             .map(|(name, value)| setting_line(name, value))
-            .chain(
-                network
-                    .iter()
-                    .map(|(name, value)| setting_line(name, value)),
-            )
+            .chain(network.iter().map(|(name, value)| setting_line(name, value)))
             .collect();
         ServerUser::get().write_file(&self.data_dir.join("harness.conf"), &conf);
     }

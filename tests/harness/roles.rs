@@ -39,9 +39,9 @@ pub(crate) fn create_seed_roles(cluster: &PgCluster, barman: BarmanRole) {
         BarmanRole::Superuser => {
             format!("CREATE ROLE barman LOGIN SUPERUSER PASSWORD '{BARMAN_PASSWORD}';")
         }
-        BarmanRole::Standard => format!(
-            "CREATE ROLE barman LOGIN PASSWORD '{BARMAN_PASSWORD}';\n{STANDARD_BARMAN_GRANTS}"
-        ),
+        BarmanRole::Standard => {
+            format!("CREATE ROLE barman LOGIN PASSWORD '{BARMAN_PASSWORD}';\n{STANDARD_BARMAN_GRANTS}")
+        }
     };
     cluster.sql(&barman_sql);
     cluster.sql(&format!(

@@ -83,8 +83,7 @@ impl ServerUser {
     }
 
     fn give(&self, path: &Path) {
-        chown(path, Some(self.uid), Some(self.gid))
-            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        chown(path, Some(self.uid), Some(self.gid)).unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
     }
 }
 
@@ -101,8 +100,7 @@ fn unprivileged_user() -> User {
         status.success() || status.code() == Some(USERADD_NAME_IN_USE),
         "useradd {UNPRIVILEGED_NAME} failed: {status}"
     );
-    lookup(UNPRIVILEGED_NAME)
-        .unwrap_or_else(|| panic!("user {UNPRIVILEGED_NAME} missing right after useradd"))
+    lookup(UNPRIVILEGED_NAME).unwrap_or_else(|| panic!("user {UNPRIVILEGED_NAME} missing right after useradd"))
 }
 
 fn lookup(name: &str) -> Option<User> {

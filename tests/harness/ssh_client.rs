@@ -38,10 +38,7 @@ pub(crate) fn ensure_client(ctx: &TestContext) -> String {
 /// Records `host_public_key` as the key of the server on `port`, so connections are
 /// verified without prompting.
 pub(crate) fn trust_host(ctx: &TestContext, port: u16, host_public_key: &str) {
-    let key = host_public_key
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>();
+    let key = host_public_key.split_whitespace().take(2).collect::<Vec<_>>();
     append_file(
         &ctx.home().join(".ssh/known_hosts"),
         &format!("[{LOOPBACK}]:{port} {}\n", key.join(" ")),

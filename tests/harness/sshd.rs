@@ -119,9 +119,8 @@ impl Drop for Sshd {
 
 fn ensure_privsep_dir() {
     if !Path::new(PRIVSEP_DIR).is_dir() {
-        std::fs::create_dir_all(PRIVSEP_DIR).unwrap_or_else(|e| {
-            panic!("create {PRIVSEP_DIR}, which sshd needs (scripts/setup creates it): {e}")
-        });
+        std::fs::create_dir_all(PRIVSEP_DIR)
+            .unwrap_or_else(|e| panic!("create {PRIVSEP_DIR}, which sshd needs (scripts/setup creates it): {e}"));
     }
 }
 

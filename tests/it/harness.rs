@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 
 use barman_tests::{
-    binaries_dir, built_binary, BarmanRole, PgCluster, Sshd, TestContext, LOOPBACK, PG_BIN_DIR,
-    SYSTEM_PATH,
+    binaries_dir, built_binary, BarmanRole, PgCluster, Sshd, TestContext, LOOPBACK, PG_BIN_DIR, SYSTEM_PATH,
 };
 
 fn psql(ctx: &TestContext, conninfo: &str, query: &str) -> assert_cmd::Command {
@@ -18,17 +17,8 @@ fn psql(ctx: &TestContext, conninfo: &str, query: &str) -> assert_cmd::Command {
 #[test]
 fn context_commands_see_only_path_home_and_lang() {
     let ctx = TestContext::new();
-    let output = ctx
-        .command("env")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let path = format!(
-        "[TEMP]/bin:{}:{SYSTEM_PATH}",
-        binaries_dir().to_string_lossy()
-    );
+    let output = ctx.command("env").assert().success().get_output().stdout.clone();
+    let path = format!("[TEMP]/bin:{}:{SYSTEM_PATH}", binaries_dir().to_string_lossy());
     assert_eq!(
         ctx.normalize(&String::from_utf8_lossy(&output)),
         format!("HOME=[TEMP]/home\nLANG=C\nPATH={path}\n")
@@ -39,10 +29,7 @@ fn context_commands_see_only_path_home_and_lang() {
 fn write_config_puts_the_file_in_the_temporary_root() {
     let ctx = TestContext::new();
     let config = ctx.write_config("[barman]\nbarman_home = /srv\n");
-    assert_eq!(
-        ctx.normalize(&config.to_string_lossy()),
-        "[TEMP]/barman.conf"
-    );
+    assert_eq!(ctx.normalize(&config.to_string_lossy()), "[TEMP]/barman.conf");
     assert_eq!(
         std::fs::read_to_string(config).unwrap(),
         "[barman]\nbarman_home = /srv\n"
@@ -130,9 +117,7 @@ fn standard_barman_role_has_exactly_the_guides_grants() {
 #[test]
 fn superuser_barman_role_is_a_superuser() {
     let ctx = TestContext::new();
-    let pg = PgCluster::builder(&ctx)
-        .barman_role(BarmanRole::Superuser)
-        .start();
+    let pg = PgCluster::builder(&ctx).barman_role(BarmanRole::Superuser).start();
     psql(
         &ctx,
         &pg.conninfo(),
@@ -152,14 +137,10 @@ fn barman_logs_in_over_loopback_with_the_pgpass_password() {
         std::os::unix::fs::PermissionsExt::mode(&pgpass.permissions()) & 0o777,
         0o600
     );
-    psql(
-        &ctx,
-        &pg.conninfo(),
-        "SELECT current_user, inet_server_addr()",
-    )
-    .assert()
-    .success()
-    .stdout("barman|127.0.0.1\n");
+    psql(&ctx, &pg.conninfo(), "SELECT current_user, inet_server_addr()")
+        .assert()
+        .success()
+        .stdout("barman|127.0.0.1\n");
 }
 
 #[test]
@@ -192,10 +173,7 @@ fn streaming_barman_opens_a_replication_connection() {
         .stdout
         .clone();
     let identify = String::from_utf8_lossy(&output);
-    assert!(
-        identify.starts_with(&format!("{system_id}|1|")),
-        "{identify}"
-    );
+    assert!(identify.starts_with(&format!("{system_id}|1|")), "{identify}");
 }
 
 #[test]
@@ -241,11 +219,7 @@ fn ssh(ctx: &TestContext, sshd: &Sshd, remote_command: &str) -> assert_cmd::Comm
 fn sshd_accepts_the_context_key() {
     let ctx = TestContext::new();
     let sshd = Sshd::start(&ctx, &[]);
-    ssh(&ctx, &sshd, "true")
-        .assert()
-        .success()
-        .stdout("")
-        .stderr("");
+    ssh(&ctx, &sshd, "true").assert().success().stdout("").stderr("");
 }
 
 #[test]
@@ -261,14 +235,7 @@ fn sshd_refuses_an_unknown_key() {
     let known_hosts = ctx.home().join(".ssh/known_hosts");
     let output = ctx
         .command("/usr/bin/ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
         .arg("-o")
         .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
         .arg("-i")
@@ -288,15 +255,8 @@ fn sshd_refuses_an_unknown_key() {
 fn remote_sessions_get_the_path_prefix_and_the_context_home() {
     let ctx = TestContext::new();
     let remote_bin = ctx.root().join("remote-bin");
-    let greeting = ctx.write_file(
-        "remote-bin/greet",
-        "#!/bin/sh\necho hello from remote-bin\n",
-    );
-    std::fs::set_permissions(
-        &greeting,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let greeting = ctx.write_file("remote-bin/greet", "#!/bin/sh\necho hello from remote-bin\n");
+    std::fs::set_permissions(&greeting, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let sshd = Sshd::start(&ctx, &[remote_bin]);
     let output = ssh(&ctx, &sshd, "greet; echo \"$PATH\"; echo \"$HOME\"")
         .assert()
@@ -315,10 +275,7 @@ fn the_ssh_command_for_barman_logs_in() {
     let ctx = TestContext::new();
     let sshd = Sshd::start(&ctx, &[]);
     ctx.command("sh")
-        .args([
-            "-c",
-            &format!("{} 'echo logged in as $(id -un)'", sshd.ssh_command()),
-        ])
+        .args(["-c", &format!("{} 'echo logged in as $(id -un)'", sshd.ssh_command())])
         .assert()
         .success()
         .stdout(format!("logged in as {}\n", sshd.user()));
