@@ -4,4 +4,5 @@
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
 pub mod config;
+pub mod redact;
 pub mod wal;

@@ -70,12 +70,11 @@ impl IniDocument {
             enabled_indented_mutiline_value: true,
             enabled_preserve_key_leading_whitespace: false,
         };
-        let parsed =
-            ini::Ini::load_from_str_opt(text, options).map_err(|e| ConfigError::Syntax {
-                path: source.to_path_buf(),
-                line: e.line + 1,
-                message: e.msg.to_string(),
-            })?;
+        let parsed = ini::Ini::load_from_str_opt(text, options).map_err(|e| ConfigError::Syntax {
+            path: source.to_path_buf(),
+            line: e.line + 1,
+            message: e.msg.to_string(),
+        })?;
         for (name, properties) in parsed.iter() {
             let Some(name) = name else {
                 if properties.is_empty() {
@@ -131,14 +130,8 @@ impl IniDocument {
     }
 
     /// The keys visible in `section`: its own, then the `[DEFAULT]` ones it does not override.
-    pub fn visible_entries<'a>(
-        &'a self,
-        section: &'a Section,
-    ) -> impl Iterator<Item = &'a Entry> + 'a {
-        let defaults = self
-            .section(DEFAULT_SECTION)
-            .into_iter()
-            .flat_map(|d| d.entries.iter());
+    pub fn visible_entries<'a>(&'a self, section: &'a Section) -> impl Iterator<Item = &'a Entry> + 'a {
+        let defaults = self.section(DEFAULT_SECTION).into_iter().flat_map(|d| d.entries.iter());
         section
             .entries
             .iter()
@@ -191,10 +184,7 @@ mod tests {
     fn default_section_is_visible_from_every_section() {
         let doc = doc(&[("a.conf", "[DEFAULT]\nroot = /srv\n[pg]\nx = 1\n")]);
         assert_eq!(doc.lookup("pg", "root").unwrap().value, "/srv");
-        assert_eq!(
-            doc.sections().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-            ["pg"]
-        );
+        assert_eq!(doc.sections().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["pg"]);
         let pg = doc.section("pg").unwrap();
         assert_eq!(doc.visible_entries(pg).count(), 2);
     }
@@ -203,18 +193,12 @@ mod tests {
     fn syntax_errors_name_the_file_and_line() {
         let mut doc = IniDocument::default();
         let err = doc
-            .merge_str(
-                "[barman]\nbarman_home = /x\n[broken\n",
-                Path::new("bad.conf"),
-            )
+            .merge_str("[barman]\nbarman_home = /x\n[broken\n", Path::new("bad.conf"))
             .unwrap_err();
         assert!(err.to_string().contains("bad.conf"), "{err}");
         let err = doc
             .merge_str("orphan = 1\n[barman]\n", Path::new("orphan.conf"))
             .unwrap_err();
-        assert!(
-            err.to_string().contains("before the first [section]"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("before the first [section]"), "{err}");
     }
 }

@@ -14,9 +14,7 @@ pub enum InterpolationError {
     Missing(String),
     #[error("'%' must be followed by '%' or '(name)s' in '{0}' (write '%%' for a literal '%')")]
     BadSyntax(String),
-    #[error(
-        "references nest deeper than {MAX_DEPTH} levels (is there a cycle through '%({0})s'?)"
-    )]
+    #[error("references nest deeper than {MAX_DEPTH} levels (is there a cycle through '%({0})s'?)")]
     TooDeep(String),
 }
 
@@ -63,10 +61,7 @@ mod tests {
 
     #[test]
     fn references_and_literal_percent() {
-        assert_eq!(
-            expand("%(barman_home)s/%(NAME)s").unwrap(),
-            "/var/lib/barman/pg"
-        );
+        assert_eq!(expand("%(barman_home)s/%(NAME)s").unwrap(), "/var/lib/barman/pg");
         assert_eq!(expand("100%% sure").unwrap(), "100% sure");
         assert_eq!(expand("plain").unwrap(), "plain");
     }
@@ -77,10 +72,7 @@ mod tests {
             expand("%(nope)s").unwrap_err(),
             InterpolationError::Missing("nope".into())
         );
-        assert!(matches!(
-            expand("50% off"),
-            Err(InterpolationError::BadSyntax(_))
-        ));
+        assert!(matches!(expand("50% off"), Err(InterpolationError::BadSyntax(_))));
         assert!(matches!(
             expand("%(unterminated"),
             Err(InterpolationError::BadSyntax(_))

@@ -31,24 +31,19 @@ pub const GLOBAL_SECTION: &str = "barman";
 pub const RESERVED_SERVER_NAMES: &[&str] = &["all"];
 
 /// The default main configuration files, first existing one wins (`~` is the user's home).
-pub const DEFAULT_CONFIG_FILES: &[&str] = &[
-    "~/.barman.conf",
-    "/etc/barman.conf",
-    "/etc/barman/barman.conf",
-];
+pub const DEFAULT_CONFIG_FILES: &[&str] = &["~/.barman.conf", "/etc/barman.conf", "/etc/barman/barman.conf"];
 
 /// A configuration problem that stops every command.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("Configuration file '{}' does not exist", path.display())]
     FileNotFound { path: PathBuf },
-    #[error("Could not find any configuration file at default locations.\nCheck Barman's documentation for more help.")]
+    #[error(
+        "Could not find any configuration file at default locations.\nCheck Barman's documentation for more help."
+    )]
     NoDefaultFile,
     #[error("cannot read configuration file '{}': {source}", path.display())]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Unreadable { path: PathBuf, source: std::io::Error },
     #[error("configuration file '{}' is not valid INI at line {line}: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -218,11 +213,7 @@ impl MainConfig {
 
     /// Reads the included files, validates, and resolves every server.
     pub fn complete(self) -> Result<Config, ConfigError> {
-        let MainConfig {
-            path,
-            mut doc,
-            global,
-        } = self;
+        let MainConfig { path, mut doc, global } = self;
         if let Some(dir) = &global.configuration_files_directory {
             merge_included_files(&mut doc, dir)?;
         }
@@ -241,9 +232,7 @@ impl MainConfig {
             warn_unknown_options(
                 &doc,
                 section,
-                |key| {
-                    options::global_option(key).is_some() || options::server_option(key).is_some()
-                },
+                |key| options::global_option(key).is_some() || options::server_option(key).is_some(),
                 &mut diagnostics,
             );
         }
@@ -267,12 +256,7 @@ impl MainConfig {
                 |key| options::server_option(key).is_some(),
                 &mut diagnostics,
             );
-            servers.push(ServerConfig::resolve(
-                &doc,
-                &global,
-                &section.name,
-                &mut diagnostics,
-            ));
+            servers.push(ServerConfig::resolve(&doc, &global, &section.name, &mut diagnostics));
         }
         servers.sort_by(|a, b| a.name().cmp(b.name()));
         let global_errors = check_conflicting_paths(&mut servers);
@@ -374,58 +358,44 @@ fn parse_global(doc: &IniDocument, path: &Path) -> Result<GlobalConfig, ConfigEr
         if entry.value == "None" {
             return Ok(None);
         }
-        let expanded =
-            expand_global(doc, &entry.value, 0).map_err(|e| ConfigError::InvalidGlobalValue {
-                key: options::global_option(key).map_or("option", |o| o.name),
-                value: entry.value.clone(),
-                path: entry.source.clone(),
-                reason: e.to_string(),
-            })?;
+        let expanded = expand_global(doc, &entry.value, 0).map_err(|e| ConfigError::InvalidGlobalValue {
+            key: options::global_option(key).map_or("option", |o| o.name),
+            value: entry.value.clone(),
+            path: entry.source.clone(),
+            reason: e.to_string(),
+        })?;
         let text = server::strip_quotes(&expanded).to_string();
         Ok(Some(text).filter(|t| !t.is_empty()))
     };
     let barman_home = PathBuf::from(get("barman_home")?.unwrap_or_default());
     let home_text = barman_home.display().to_string();
     let lock_directory_cleanup = match get("lock_directory_cleanup")? {
-        Some(text) => {
-            value::parse_bool(&text).map_err(|reason| ConfigError::InvalidGlobalValue {
-                key: "lock_directory_cleanup",
-                value: text,
-                path: path.to_path_buf(),
-                reason,
-            })?
-        }
+        Some(text) => value::parse_bool(&text).map_err(|reason| ConfigError::InvalidGlobalValue {
+            key: "lock_directory_cleanup",
+            value: text,
+            path: path.to_path_buf(),
+            reason,
+        })?,
         None => true,
     };
     Ok(GlobalConfig {
-        barman_lock_directory: PathBuf::from(
-            get("barman_lock_directory")?.unwrap_or_else(|| home_text.clone()),
-        ),
+        barman_lock_directory: PathBuf::from(get("barman_lock_directory")?.unwrap_or_else(|| home_text.clone())),
         barman_user: get("barman_user")?.unwrap_or_else(|| "barman".into()),
         lock_directory_cleanup,
         config_changes_queue: PathBuf::from(
-            get("config_changes_queue")?
-                .unwrap_or_else(|| format!("{home_text}/cfg_changes.queue")),
+            get("config_changes_queue")?.unwrap_or_else(|| format!("{home_text}/cfg_changes.queue")),
         ),
-        configuration_files_directory: get("configuration_files_directory")?.map(|d| {
-            expand_home(
-                Path::new(&d),
-                std::env::var_os("HOME").as_deref().map(Path::new),
-            )
-        }),
+        configuration_files_directory: get("configuration_files_directory")?
+            .map(|d| expand_home(Path::new(&d), std::env::var_os("HOME").as_deref().map(Path::new))),
         log_file: get("log_file")?.map(PathBuf::from),
-        log_level: get("log_level")?
-            .unwrap_or_else(|| "INFO".into())
-            .to_ascii_uppercase(),
+        log_level: get("log_level")?.unwrap_or_else(|| "INFO".into()).to_ascii_uppercase(),
         log_format: get("log_format")?.unwrap_or_else(|| global_default("log_format").to_string()),
         barman_home,
     })
 }
 
 fn global_default(key: &str) -> &'static str {
-    options::global_option(key)
-        .and_then(|o| o.default)
-        .unwrap_or_default()
+    options::global_option(key).and_then(|o| o.default).unwrap_or_default()
 }
 
 fn expand_global(doc: &IniDocument, raw: &str, depth: usize) -> Result<String, InterpolationError> {
@@ -498,11 +468,7 @@ fn check_conflicting_paths(servers: &mut [ServerConfig]) -> Vec<String> {
             let shown = if real == path {
                 format!("{label}={}", path.display())
             } else {
-                format!(
-                    "{label}={} (symlink to: {})",
-                    path.display(),
-                    real.display()
-                )
+                format!("{label}={} (symlink to: {})", path.display(), real.display())
             };
             match seen.iter().find(|(p, _, _)| *p == real) {
                 None => seen.push((real, label, server.name().to_string())),
@@ -528,10 +494,7 @@ fn real_path(path: &Path) -> PathBuf {
         if let Ok(real) = existing.canonicalize() {
             return rest.iter().rev().fold(real, |acc, part| acc.join(part));
         }
-        match (
-            existing.file_name().map(|n| n.to_os_string()),
-            existing.parent(),
-        ) {
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
             (Some(name), Some(parent)) => {
                 rest.push(name);
                 existing = parent.to_path_buf();

@@ -54,28 +54,16 @@ use Kind::*;
 use Scope::*;
 
 const BACKUP_OPTIONS: Kind = Csv {
-    allowed: &[
-        "concurrent_backup",
-        "exclusive_backup",
-        "external_configuration",
-    ],
+    allowed: &["concurrent_backup", "exclusive_backup", "external_configuration"],
     conflicts: &[("concurrent_backup", "exclusive_backup")],
 };
 const RECOVERY_OPTIONS: Kind = Csv {
     allowed: &["delta-restore", "get-wal"],
     conflicts: &[],
 };
-const BACKUP_METHODS: Kind = Choice(&[
-    "rsync",
-    "postgres",
-    "local-rsync",
-    "snapshot",
-    "local-to-cloud",
-]);
-const HOOK: &str =
-    "Shell command run at this hook point, with BARMAN_* variables in its environment.";
-const CLOUD: &str =
-    "Cloud and snapshot backups: accepted for compatibility; not used by this implementation.";
+const BACKUP_METHODS: Kind = Choice(&["rsync", "postgres", "local-rsync", "snapshot", "local-to-cloud"]);
+const HOOK: &str = "Shell command run at this hook point, with BARMAN_* variables in its environment.";
+const CLOUD: &str = "Cloud and snapshot backups: accepted for compatibility; not used by this implementation.";
 
 /// Options of the `[barman]` section that are not server options.
 pub static GLOBAL_OPTIONS: &[OptionSpec] = &[
@@ -174,44 +162,14 @@ pub static SERVER_OPTIONS: &[OptionSpec] = &[
         ServerOrGlobal,
         "Write a backup_manifest after rsync backups.",
     ),
-    opt(
-        "aws_check_object_lock",
-        Bool,
-        Some("off"),
-        ServerOrGlobal,
-        CLOUD,
-    ),
+    opt("aws_check_object_lock", Bool, Some("off"), ServerOrGlobal, CLOUD),
     opt("aws_encryption", Text, None, ServerOrGlobal, CLOUD),
     opt("aws_read_timeout", Int, None, ServerOrGlobal, CLOUD),
-    opt(
-        "aws_await_snapshots_timeout",
-        Int,
-        Some("3600"),
-        ServerOrGlobal,
-        CLOUD,
-    ),
+    opt("aws_await_snapshots_timeout", Int, Some("3600"), ServerOrGlobal, CLOUD),
     opt("aws_snapshot_lock_mode", Text, None, ServerOrGlobal, CLOUD),
-    opt(
-        "aws_snapshot_lock_duration",
-        Int,
-        None,
-        ServerOrGlobal,
-        CLOUD,
-    ),
-    opt(
-        "aws_snapshot_lock_cool_off_period",
-        Int,
-        None,
-        ServerOrGlobal,
-        CLOUD,
-    ),
-    opt(
-        "aws_snapshot_lock_expiration_date",
-        Text,
-        None,
-        ServerOrGlobal,
-        CLOUD,
-    ),
+    opt("aws_snapshot_lock_duration", Int, None, ServerOrGlobal, CLOUD),
+    opt("aws_snapshot_lock_cool_off_period", Int, None, ServerOrGlobal, CLOUD),
+    opt("aws_snapshot_lock_expiration_date", Text, None, ServerOrGlobal, CLOUD),
     opt("aws_profile", Text, None, ServerOrGlobal, CLOUD),
     opt("aws_region", Text, None, ServerOrGlobal, CLOUD),
     opt("aws_sse_kms_key_id", Text, None, ServerOrGlobal, CLOUD),
@@ -318,35 +276,11 @@ pub static SERVER_OPTIONS: &[OptionSpec] = &[
         ServerOrGlobal,
         CLOUD,
     ),
-    opt(
-        "cloud_staging_max_size",
-        Size,
-        Some("30Gi"),
-        ServerOrGlobal,
-        CLOUD,
-    ),
-    opt(
-        "cloud_upload_max_archive_size",
-        Size,
-        Some("100Gi"),
-        Server,
-        CLOUD,
-    ),
+    opt("cloud_staging_max_size", Size, Some("30Gi"), ServerOrGlobal, CLOUD),
+    opt("cloud_upload_max_archive_size", Size, Some("100Gi"), Server, CLOUD),
     opt("cloud_upload_min_chunk_size", Size, None, Server, CLOUD),
-    opt(
-        "cloud_wal_archive_parallel",
-        Int,
-        Some("0"),
-        ServerOrGlobal,
-        CLOUD,
-    ),
-    opt(
-        "cloud_wal_restore_parallel",
-        Int,
-        Some("0"),
-        ServerOrGlobal,
-        CLOUD,
-    ),
+    opt("cloud_wal_archive_parallel", Int, Some("0"), ServerOrGlobal, CLOUD),
+    opt("cloud_wal_restore_parallel", Int, Some("0"), ServerOrGlobal, CLOUD),
     opt(
         "cluster",
         Text,
@@ -396,13 +330,7 @@ pub static SERVER_OPTIONS: &[OptionSpec] = &[
         ServerOrGlobal,
         "Deprecated custom compression magic (0x...).",
     ),
-    opt(
-        "description",
-        Text,
-        None,
-        Server,
-        "Free text shown by list-servers.",
-    ),
+    opt("description", Text, None, Server, "Free text shown by list-servers."),
     opt(
         "disabled",
         Bool,
@@ -554,56 +482,26 @@ pub static SERVER_OPTIONS: &[OptionSpec] = &[
         ServerOrGlobal,
         "Directories searched before PATH for pg_basebackup, pg_receivewal and rsync.",
     ),
-    opt(
-        "post_archive_retry_script",
-        Text,
-        None,
-        ServerOrGlobal,
-        HOOK,
-    ),
+    opt("post_archive_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_archive_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_backup_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_backup_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_delete_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_delete_retry_script", Text, None, ServerOrGlobal, HOOK),
-    opt(
-        "post_recovery_retry_script",
-        Text,
-        None,
-        ServerOrGlobal,
-        HOOK,
-    ),
+    opt("post_recovery_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_recovery_script", Text, None, ServerOrGlobal, HOOK),
     opt("post_wal_delete_script", Text, None, ServerOrGlobal, HOOK),
-    opt(
-        "post_wal_delete_retry_script",
-        Text,
-        None,
-        ServerOrGlobal,
-        HOOK,
-    ),
+    opt("post_wal_delete_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_archive_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_archive_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_backup_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_backup_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_delete_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_delete_retry_script", Text, None, ServerOrGlobal, HOOK),
-    opt(
-        "pre_recovery_retry_script",
-        Text,
-        None,
-        ServerOrGlobal,
-        HOOK,
-    ),
+    opt("pre_recovery_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_recovery_script", Text, None, ServerOrGlobal, HOOK),
     opt("pre_wal_delete_script", Text, None, ServerOrGlobal, HOOK),
-    opt(
-        "pre_wal_delete_retry_script",
-        Text,
-        None,
-        ServerOrGlobal,
-        HOOK,
-    ),
+    opt("pre_wal_delete_retry_script", Text, None, ServerOrGlobal, HOOK),
     opt(
         "primary_checkpoint_timeout",
         Int,
@@ -830,10 +728,7 @@ pub fn markdown_reference() -> String {
             Server => "server",
             ServerOrGlobal => "server, global",
         };
-        let default = spec
-            .default
-            .map(|d| format!("`{d}`"))
-            .unwrap_or_else(|| "—".into());
+        let default = spec.default.map(|d| format!("`{d}`")).unwrap_or_else(|| "—".into());
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
             spec.name,

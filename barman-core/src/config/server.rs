@@ -139,11 +139,7 @@ impl ServerConfig {
     }
 
     /// Default templates are Python `%` formats over the server's resolved values only.
-    fn expand_resolved_only(
-        &self,
-        global: &GlobalConfig,
-        template: &str,
-    ) -> Result<String, InterpolationError> {
+    fn expand_resolved_only(&self, global: &GlobalConfig, template: &str) -> Result<String, InterpolationError> {
         interpolate(template, &mut |name| {
             self.resolved_text(global, name)
                 .ok_or_else(|| InterpolationError::Missing(name.to_string()))
@@ -158,17 +154,11 @@ impl ServerConfig {
             "barman_home" => Some(global.barman_home.display().to_string()),
             "barman_lock_directory" => Some(global.barman_lock_directory.display().to_string()),
             "config_changes_queue" => Some(global.config_changes_queue.display().to_string()),
-            "lock_directory_cleanup" => {
-                Some(value::Value::Bool(global.lock_directory_cleanup).to_string())
-            }
+            "lock_directory_cleanup" => Some(value::Value::Bool(global.lock_directory_cleanup).to_string()),
             _ => {
                 let index = SERVER_OPTIONS.iter().position(|o| o.name == name)?;
                 let value = self.values.get(index)?;
-                Some(
-                    value
-                        .as_ref()
-                        .map_or_else(|| "None".to_string(), Value::to_string),
-                )
+                Some(value.as_ref().map_or_else(|| "None".to_string(), Value::to_string))
             }
         }
     }
@@ -186,9 +176,7 @@ impl ServerConfig {
                 "PostgreSQL connection: Missing 'conninfo' parameter for server '{name}'"
             ));
         }
-        if (method == "postgres" || self.streaming_archiver())
-            && self.text("streaming_conninfo").is_none()
-        {
+        if (method == "postgres" || self.streaming_archiver()) && self.text("streaming_conninfo").is_none() {
             self.disable(format!(
                 "Streaming connection: Missing 'streaming_conninfo' parameter for server '{name}'"
             ));
@@ -212,18 +200,13 @@ impl ServerConfig {
 
     fn apply_postgres_method_rules(&mut self) {
         if self.text("tablespace_bandwidth_limit").is_some() {
-            self.disable(
-                "tablespace_bandwidth_limit option is not supported by postgres backup_method"
-                    .into(),
-            );
+            self.disable("tablespace_bandwidth_limit option is not supported by postgres backup_method".into());
         }
         if matches!(self.text("reuse_backup"), Some("copy" | "link")) {
             self.disable("reuse_backup option is not supported by postgres backup_method".into());
         }
         if self.bool("network_compression") {
-            self.disable(
-                "network_compression option is not supported by postgres backup_method".into(),
-            );
+            self.disable("network_compression option is not supported by postgres backup_method".into());
         }
         let mut options = self.backup_options().to_vec();
         if let Some(pos) = options.iter().position(|o| o == "exclusive_backup") {
@@ -245,7 +228,9 @@ impl ServerConfig {
             return;
         }
         if method == "local-rsync" && has_ssh {
-            self.disable(format!("Local copy requires ssh_command in barman configuration to be empty for server {name}"));
+            self.disable(format!(
+                "Local copy requires ssh_command in barman configuration to be empty for server {name}"
+            ));
             return;
         }
         let options = self.backup_options().to_vec();
@@ -302,9 +287,7 @@ impl ServerConfig {
 
     /// Every option with its value, in table order.
     pub fn options(&self) -> impl Iterator<Item = (&'static OptionSpec, Option<&Value>)> {
-        SERVER_OPTIONS
-            .iter()
-            .zip(self.values.iter().map(Option::as_ref))
+        SERVER_OPTIONS.iter().zip(self.values.iter().map(Option::as_ref))
     }
 
     /// A text option's value.

@@ -22,11 +22,7 @@ impl Fixture {
     fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.path(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(
-            &path,
-            text.replace("[TEMP]", &self.dir.path().display().to_string()),
-        )
-        .unwrap();
+        fs::write(&path, text.replace("[TEMP]", &self.dir.path().display().to_string())).unwrap();
         path
     }
 
@@ -45,17 +41,11 @@ impl Fixture {
 }
 
 fn shown(server: &ServerConfig, key: &str) -> String {
-    server
-        .get(key)
-        .map_or_else(|| "None".into(), ToString::to_string)
+    server.get(key).map_or_else(|| "None".into(), ToString::to_string)
 }
 
 fn warnings(config: &Config) -> Vec<String> {
-    config
-        .diagnostics()
-        .iter()
-        .map(|d| d.message.clone())
-        .collect()
+    config.diagnostics().iter().map(|d| d.message.clone()).collect()
 }
 
 #[test]
@@ -104,14 +94,10 @@ fn discovery_errors_name_the_missing_file() {
 #[test]
 fn defaults_are_templates_over_barman_home_and_name() {
     let fx = Fixture::new();
-    let config =
-        fx.loaded("[barman]\nbarman_home = /srv/barman\n[pg]\nconninfo = host=pg\narchiver = on\n");
+    let config = fx.loaded("[barman]\nbarman_home = /srv/barman\n[pg]\nconninfo = host=pg\narchiver = on\n");
     let pg = config.server("pg").unwrap();
     assert_eq!(shown(pg, "backup_directory"), "/srv/barman/pg");
-    assert_eq!(
-        shown(pg, "incoming_wals_directory"),
-        "/srv/barman/pg/incoming"
-    );
+    assert_eq!(shown(pg, "incoming_wals_directory"), "/srv/barman/pg/incoming");
     assert_eq!(shown(pg, "xlogdb_directory"), "/srv/barman/pg/wals");
     assert_eq!(shown(pg, "streaming_conninfo"), "host=pg");
     assert_eq!(shown(pg, "cluster"), "pg");
@@ -120,10 +106,7 @@ fn defaults_are_templates_over_barman_home_and_name() {
     assert_eq!(shown(pg, "wal_retention_policy"), "MAIN");
     assert_eq!(shown(pg, "encryption"), "None");
     assert_eq!(config.global().barman_user, "barman");
-    assert_eq!(
-        config.global().barman_lock_directory,
-        Path::new("/srv/barman")
-    );
+    assert_eq!(config.global().barman_lock_directory, Path::new("/srv/barman"));
 }
 
 #[test]
@@ -141,10 +124,7 @@ fn global_options_are_inherited_only_when_allowed() {
         "Barman never inherited keepalive_interval"
     );
     assert_eq!(shown(pg, "description"), "None");
-    assert_eq!(
-        pg.source("compression"),
-        Some(fx.path("barman.conf").as_path())
-    );
+    assert_eq!(pg.source("compression"), Some(fx.path("barman.conf").as_path()));
     assert_eq!(pg.source("check_timeout"), None);
     assert_eq!(shown(config.server("other").unwrap(), "compression"), "xz");
     assert!(warnings(&config).is_empty(), "{:?}", warnings(&config));
@@ -200,7 +180,9 @@ fn interpolation_reaches_resolved_values_same_section_and_default_section() {
 #[test]
 fn broken_interpolation_is_reported_and_the_value_falls_back() {
     let fx = Fixture::new();
-    let config = fx.loaded("[barman]\nbarman_home = /b\n[pg]\nconninfo = host=pg\narchiver = on\nbackup_directory = %(nowhere)s/pg\n");
+    let config = fx.loaded(
+        "[barman]\nbarman_home = /b\n[pg]\nconninfo = host=pg\narchiver = on\nbackup_directory = %(nowhere)s/pg\n",
+    );
     let pg = config.server("pg").unwrap();
     assert_eq!(shown(pg, "backup_directory"), "/b/pg");
     let file = fx.path("barman.conf").display().to_string();
@@ -224,11 +206,7 @@ fn typed_values_are_parsed_and_invalid_ones_warned_and_defaulted() {
     assert_eq!(shown(pg, "last_wal_maximum_age"), "2 hours");
     assert_eq!(shown(pg, "slot_name"), "barman_1");
     assert_eq!(shown(pg, "retention_policy"), "REDUNDANCY 3");
-    assert_eq!(
-        shown(pg, "check_timeout"),
-        "10",
-        "falls back to the [barman] value"
-    );
+    assert_eq!(shown(pg, "check_timeout"), "10", "falls back to the [barman] value");
     assert_eq!(shown(pg, "minimum_redundancy"), "0");
     assert_eq!(shown(pg, "backup_method"), "rsync");
     let file = fx.path("barman.conf").display().to_string();
@@ -245,7 +223,8 @@ fn typed_values_are_parsed_and_invalid_ones_warned_and_defaulted() {
 #[test]
 fn unknown_options_are_warned_with_file_section_and_a_suggestion() {
     let fx = Fixture::new();
-    let config = fx.loaded("[barman]\nbarman_home = /b\narchivr = on\n[pg]\nconninfo = host=pg\narchiver = on\nbarman_user = x\n");
+    let config = fx
+        .loaded("[barman]\nbarman_home = /b\narchivr = on\n[pg]\nconninfo = host=pg\narchiver = on\nbarman_user = x\n");
     let file = fx.path("barman.conf").display().to_string();
     assert_eq!(
         warnings(&config),
@@ -266,17 +245,12 @@ fn included_files_are_read_in_sorted_order_and_auto_conf_last() {
     fx.write("conf.d/10-pg.conf", "[pg]\ndescription = from 10\n");
     fx.write("conf.d/ignored.txt", "[ignored]\nconninfo = x\n");
     fx.write("home-b/.barman.auto.conf", "[pg]\ncompression = zstd\n");
-    let config = fx.loaded(
-        "[barman]\nbarman_home = [TEMP]/home-b\nconfiguration_files_directory = [TEMP]/conf.d\n",
-    );
+    let config = fx.loaded("[barman]\nbarman_home = [TEMP]/home-b\nconfiguration_files_directory = [TEMP]/conf.d\n");
     let names: Vec<_> = config.servers().iter().map(ServerConfig::name).collect();
     assert_eq!(names, ["pg"]);
     let pg = config.server("pg").unwrap();
     assert_eq!(shown(pg, "description"), "from 20");
-    assert_eq!(
-        pg.source("description"),
-        Some(fx.path("conf.d/20-pg.conf").as_path())
-    );
+    assert_eq!(pg.source("description"), Some(fx.path("conf.d/20-pg.conf").as_path()));
     assert_eq!(shown(pg, "compression"), "zstd");
 }
 
@@ -376,17 +350,14 @@ fn server_rules_disable_or_adjust_as_barman_does() {
         reasons("pg_reuse"),
         ["reuse_backup option is not supported by postgres backup_method"]
     );
-    assert_eq!(reasons("stream_only"), ["Streaming-only archiver requires 'streaming_conninfo' and 'slot_name' options to be properly configured"]);
-    assert!(
-        reasons("sleeping").is_empty(),
-        "inactive servers are not checked"
+    assert_eq!(
+        reasons("stream_only"),
+        ["Streaming-only archiver requires 'streaming_conninfo' and 'slot_name' options to be properly configured"]
     );
+    assert!(reasons("sleeping").is_empty(), "inactive servers are not checked");
     let rsync = config.server("rsync_default").unwrap();
     assert!(!rsync.disabled());
-    assert!(
-        rsync.archiver(),
-        "archiver is forced on when no archiver is enabled"
-    );
+    assert!(rsync.archiver(), "archiver is forced on when no archiver is enabled");
     assert_eq!(rsync.backup_options(), ["concurrent_backup"]);
     assert_eq!(
         rsync.usage_warnings(),
@@ -401,6 +372,8 @@ fn server_rules_disable_or_adjust_as_barman_does() {
 #[test]
 fn model_sections_are_not_servers() {
     let fx = Fixture::new();
-    let config = fx.loaded("[barman]\nbarman_home = /b\n[pg]\nconninfo = host=pg\narchiver = on\n[pg:dr]\nmodel = true\ncluster = pg\n");
+    let config = fx.loaded(
+        "[barman]\nbarman_home = /b\n[pg]\nconninfo = host=pg\narchiver = on\n[pg:dr]\nmodel = true\ncluster = pg\n",
+    );
     assert_eq!(config.servers().len(), 1);
 }

@@ -213,21 +213,15 @@ pub fn parse(kind: Kind, raw: &str) -> Result<Option<Value>, String> {
             .map_err(|_| format!("'{raw}' is not an integer")),
         Kind::Size => parse_size(raw).map(|s| s.map(Value::Size)),
         Kind::Interval => parse_interval(raw).map(|i| i.map(Value::Interval)),
-        Kind::RetentionPolicy => {
-            parse_retention_policy(raw).map(|p| Some(Value::RetentionPolicy(p)))
-        }
+        Kind::RetentionPolicy => parse_retention_policy(raw).map(|p| Some(Value::RetentionPolicy(p))),
         Kind::WalRetentionPolicy => {
             if raw.trim().eq_ignore_ascii_case("main") {
                 Ok(Some(Value::WalRetentionMain))
             } else {
-                Err(format!(
-                    "'{raw}' is not a WAL retention policy (only 'main' exists)"
-                ))
+                Err(format!("'{raw}' is not a WAL retention policy (only 'main' exists)"))
             }
         }
-        Kind::Csv { allowed, conflicts } => {
-            parse_csv(raw, allowed, conflicts).map(|w| Some(Value::Csv(w)))
-        }
+        Kind::Csv { allowed, conflicts } => parse_csv(raw, allowed, conflicts).map(|w| Some(Value::Csv(w))),
         Kind::Choice(allowed) => parse_choice(raw, allowed).map(|c| Some(Value::Text(c))),
         Kind::ChoiceOrNone(allowed) => {
             if raw.eq_ignore_ascii_case("none") {
@@ -243,9 +237,7 @@ pub fn parse(kind: Kind, raw: &str) -> Result<Option<Value>, String> {
                 parse_choice(raw, WAL_COMPRESSIONS).map(|c| Some(Value::Text(c)))
             }
         }
-        Kind::CompressionLevel => {
-            parse_compression_level(raw).map(|l| l.map(Value::CompressionLevel))
-        }
+        Kind::CompressionLevel => parse_compression_level(raw).map(|l| l.map(Value::CompressionLevel)),
         Kind::SlotName => parse_slot_name(raw).map(|s| Some(Value::Text(s))),
         Kind::NameList => parse_name_list(raw).map(|l| Some(Value::List(l))),
     }
@@ -256,10 +248,7 @@ pub fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "t" | "yes" | "1" | "on" => Ok(true),
         "false" | "f" | "no" | "0" | "off" => Ok(false),
-        _ => Err(
-            "Invalid boolean representation (must be one in: true|t|yes|1|on | false|f|no|0|off)"
-                .into(),
-        ),
+        _ => Err("Invalid boolean representation (must be one in: true|t|yes|1|on | false|f|no|0|off)".into()),
     }
 }
 
@@ -267,15 +256,9 @@ fn parse_size(raw: &str) -> Result<Option<u64>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let invalid = || {
-        format!(
-            "'{raw}' is not a size (a number with an optional k, Ki, M, Mi, G, Gi, T or Ti suffix)"
-        )
-    };
+    let invalid = || format!("'{raw}' is not a size (a number with an optional k, Ki, M, Mi, G, Gi, T or Ti suffix)");
     let text = raw.trim_end();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, suffix) = text.split_at(digits_end);
     let number: u64 = digits.parse().map_err(|_| invalid())?;
     let multiplier: u64 = match suffix.trim_start() {
@@ -316,30 +299,23 @@ fn parse_interval(raw: &str) -> Result<Option<Interval>, String> {
     }
     let invalid = || format!("'{raw}' is not a time interval (N day|week|month|hour[s])");
     let (count, word) = split_count_and_unit(raw).ok_or_else(invalid)?;
-    let unit_seconds =
-        match singular_unit(&word, &["day", "week", "month", "hour"]).ok_or_else(invalid)? {
-            "day" => 86_400,
-            "week" => 7 * 86_400,
-            "month" => 31 * 86_400,
-            _ => 3600,
-        };
-    Ok(Some(Interval::from_seconds(
-        u64::from(count) * unit_seconds,
-    )))
+    let unit_seconds = match singular_unit(&word, &["day", "week", "month", "hour"]).ok_or_else(invalid)? {
+        "day" => 86_400,
+        "week" => 7 * 86_400,
+        "month" => 31 * 86_400,
+        _ => 3600,
+    };
+    Ok(Some(Interval::from_seconds(u64::from(count) * unit_seconds)))
 }
 
 /// Parses `REDUNDANCY n` or `RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS`, case-insensitive.
 pub fn parse_retention_policy(raw: &str) -> Result<RetentionPolicy, String> {
-    let invalid = || {
-        format!("'{raw}' is not a retention policy (REDUNDANCY n, or RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS)")
-    };
+    let invalid =
+        || format!("'{raw}' is not a retention policy (REDUNDANCY n, or RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS)");
     let lower = raw.trim().to_ascii_lowercase();
     let words: Vec<&str> = lower.split_whitespace().collect();
     match words.as_slice() {
-        ["redundancy", n] => n
-            .parse()
-            .map(RetentionPolicy::Redundancy)
-            .map_err(|_| invalid()),
+        ["redundancy", n] => n.parse().map(RetentionPolicy::Redundancy).map_err(|_| invalid()),
         ["recovery", "window", "of", n, unit] => {
             let n = n.parse().map_err(|_| invalid())?;
             let unit = match singular_unit(unit, &["day", "week", "month"]).ok_or_else(invalid)? {
@@ -353,11 +329,7 @@ pub fn parse_retention_policy(raw: &str) -> Result<RetentionPolicy, String> {
     }
 }
 
-fn parse_csv(
-    raw: &str,
-    allowed: &[&str],
-    conflicts: &[(&str, &str)],
-) -> Result<Vec<String>, String> {
+fn parse_csv(raw: &str, allowed: &[&str], conflicts: &[(&str, &str)]) -> Result<Vec<String>, String> {
     let mut words: Vec<String> = Vec::new();
     for word in raw
         .split(',')
@@ -365,10 +337,7 @@ fn parse_csv(
         .filter(|w| !w.is_empty())
     {
         if !allowed.contains(&word.as_str()) {
-            return Err(format!(
-                "unknown option '{word}' (allowed: {})",
-                allowed.join(", ")
-            ));
+            return Err(format!("unknown option '{word}' (allowed: {})", allowed.join(", ")));
         }
         let conflicting = conflicts.iter().find_map(|(a, b)| {
             if *a == word {
@@ -408,9 +377,7 @@ fn parse_compression_level(raw: &str) -> Result<Option<CompressionLevel>, String
         other => other
             .parse::<i32>()
             .map(|n| Some(CompressionLevel::Explicit(n)))
-            .map_err(|_| {
-                format!("'{raw}' is not a compression level (low, medium, high or an integer)")
-            }),
+            .map_err(|_| format!("'{raw}' is not a compression level (low, medium, high or an integer)")),
     }
 }
 
@@ -505,11 +472,7 @@ mod tests {
     #[test]
     fn csv_options_are_sorted_deduplicated_and_checked_for_conflicts() {
         let kind = Kind::Csv {
-            allowed: &[
-                "concurrent_backup",
-                "exclusive_backup",
-                "external_configuration",
-            ],
+            allowed: &["concurrent_backup", "exclusive_backup", "external_configuration"],
             conflicts: &[("concurrent_backup", "exclusive_backup")],
         };
         assert_eq!(
@@ -518,10 +481,7 @@ mod tests {
         );
         assert_eq!(ok(kind, ""), "");
         let err = parse(kind, "concurrent_backup,exclusive_backup").unwrap_err();
-        assert_eq!(
-            err,
-            "cannot contain both 'exclusive_backup' and 'concurrent_backup'"
-        );
+        assert_eq!(err, "cannot contain both 'exclusive_backup' and 'concurrent_backup'");
         assert!(parse(kind, "parallel")
             .unwrap_err()
             .contains("unknown option 'parallel'"));
@@ -537,9 +497,7 @@ mod tests {
     fn compression_names_and_levels() {
         assert_eq!(ok(Kind::Compression, "GZIP"), "gzip");
         assert_eq!(ok(Kind::Compression, ""), "None");
-        assert!(parse(Kind::Compression, "rar")
-            .unwrap_err()
-            .contains("is not one of"));
+        assert!(parse(Kind::Compression, "rar").unwrap_err().contains("is not one of"));
         assert_eq!(ok(Kind::CompressionLevel, "High"), "high");
         assert_eq!(ok(Kind::CompressionLevel, "-3"), "-3");
         assert!(parse(Kind::CompressionLevel, "max").is_err());

@@ -1,0 +1,139 @@
+//! Command-line arguments: Barman's global options and sub-commands, parsed with clap.
+//!
+//! Sub-commands this release implements have their own variants. Every other Barman sub-command
+//! is still recognised by name (so scripts get a clear "not implemented yet" instead of a usage
+//! error), and anything else is a usage error with exit code 2, as with Barman's argparse.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Barman sub-commands (and their aliases) that this release does not implement yet.
+pub const NOT_YET_IMPLEMENTED: &[&str] = &[
+    "archive-wal",
+    "backup",
+    "check",
+    "check-backup",
+    "check-wal-archive",
+    "config-switch",
+    "config-update",
+    "cron",
+    "delete",
+    "generate-manifest",
+    "get-wal",
+    "keep",
+    "list-backups",
+    "list-backup",
+    "list-files",
+    "list-processes",
+    "list-process",
+    "lock-directory-cleanup",
+    "put-wal",
+    "rebuild-xlogdb",
+    "receive-wal",
+    "recover",
+    "replication-status",
+    "restore",
+    "show-backup",
+    "show-backups",
+    "status",
+    "switch-wal",
+    "switch-xlog",
+    "sync-backup",
+    "sync-info",
+    "sync-wals",
+    "terminate-process",
+    "verify",
+    "verify-backup",
+];
+
+/// Output formats selectable with `-f`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Console,
+    Json,
+}
+
+/// When to colour console output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    Never,
+    Always,
+    Auto,
+}
+
+/// Barman: backup and recovery manager for PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "barman", disable_version_flag = true, arg_required_else_help = true)]
+pub struct Cli {
+    /// Uses a configuration file (defaults: ~/.barman.conf, /etc/barman.conf, /etc/barman/barman.conf)
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Shows the version and exits
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// Whether to use colors in the output
+    #[arg(
+        long = "color",
+        visible_alias = "colour",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub color: ColorMode,
+    /// Overrides the log_level of the configuration file (NOTSET, DEBUG, INFO, WARNING, ERROR, CRITICAL)
+    #[arg(long = "log-level", global = true)]
+    pub log_level: Option<String>,
+    /// Quiet output: only warnings and errors
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+    /// Debug output
+    #[arg(short = 'd', long = "debug", global = true)]
+    pub debug: bool,
+    /// Output format
+    #[arg(short = 'f', long = "format", value_enum, default_value = "console", global = true)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List available servers, with useful information
+    #[command(visible_alias = "list-server")]
+    ListServers(ListServers),
+    /// Show all configuration parameters for the specified servers
+    #[command(visible_alias = "show-server")]
+    ShowServers(ServerNames),
+    /// Diagnostic information in JSON format
+    Diagnose(Diagnose),
+    /// Any other name: a Barman sub-command not implemented yet, or a usage error.
+    #[command(external_subcommand)]
+    Other(Vec<OsString>),
+}
+
+/// `list-servers` options.
+#[derive(Debug, Args)]
+pub struct ListServers {
+    /// Machine readable output
+    #[arg(long)]
+    pub minimal: bool,
+}
+
+/// One or more server names, or `all`.
+#[derive(Debug, Args)]
+pub struct ServerNames {
+    /// Server names ('all' for every server)
+    #[arg(value_name = "SERVER_NAME", required = true)]
+    pub server_name: Vec<String>,
+}
+
+/// `diagnose` options.
+#[derive(Debug, Args)]
+pub struct Diagnose {
+    /// Include the source file of every configuration value
+    #[arg(long)]
+    pub show_config_source: bool,
+}
