@@ -6,9 +6,10 @@
 //!
 //! * [`PgCluster`]: a PostgreSQL 15 cluster with the roles the Barman set-up guide asks
 //!   for (`barman`, `streaming_barman`), their passwords in `$HOME/.pgpass`;
-//! * [`Sshd`]: an OpenSSH server that accepts the context's client key, with a
+//! * [`Sshd`]: an OpenSSH server that accepts the context's client keys, with a
 //!   configurable remote `PATH`, so `ssh`-based tools (barman-wal-archive, rsync) work as
-//!   they would between two hosts.
+//!   they would between two hosts. `ssh` on the context's `PATH` (also the PostgreSQL
+//!   server's, for `archive_command`) connects with those keys.
 //!
 //! Everything a test starts is stopped when its handle is dropped, and the root directory
 //! is removed with the context. Declare the context first so it outlives the servers.
@@ -19,11 +20,11 @@
 mod binaries;
 mod context;
 mod files;
+mod os_user;
 mod ports;
 mod postgres;
 mod process;
 mod roles;
-mod server_user;
 mod ssh_client;
 mod sshd;
 

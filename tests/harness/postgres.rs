@@ -16,10 +16,10 @@ use nix::unistd::Pid;
 
 use crate::context::TestContext;
 use crate::files::{append_file, read_lossy};
+use crate::os_user::ServerUser;
 use crate::ports::free_loopback_port;
 use crate::process::run_checked;
 use crate::roles::{add_pgpass_entries, create_seed_roles, BarmanRole};
-use crate::server_user::ServerUser;
 use crate::LOOPBACK;
 
 /// Where Debian's postgresql-15 package installs the server and client programs.

@@ -2,37 +2,54 @@
 //!
 //! OpenSSH's `ssh` finds `~/.ssh` through the passwd entry and ignores `$HOME`, so an
 //! isolated `HOME` alone would still use the real user's keys and known hosts. The
-//! context's `bin` directory (first on its `PATH`) therefore gets an `ssh` wrapper that
-//! runs the system ssh with `-F <HOME>/.ssh/config`, a config naming the context's own key
-//! pair and `known_hosts`. Whatever runs `ssh` from `PATH` (barman-wal-archive, rsync, a
-//! test) connects with the context's identity.
+//! context's `bin` directory (first on its `PATH`, also for the PostgreSQL server) gets
+//! an `ssh` wrapper that runs the system ssh with `-F <HOME>/.ssh/config`, a config naming
+//! the context's own keys and `known_hosts`. Whatever runs `ssh` from `PATH`
+//! (barman-wal-archive in an `archive_command`, rsync, a test) uses them.
+//!
+//! Each local user gets its own key pair, selected with `Match localuser`: the test user's
+//! is `<HOME>/.ssh/id_ed25519`; when PostgreSQL runs as another OS user, that user's is
+//! `<HOME>/.ssh/<user>/id_ed25519`, which only it can read, as ssh demands.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::context::TestContext;
 use crate::files::{append_file, create_dir, read_lossy, write_file};
+use crate::os_user::{current_user, ServerUser};
 use crate::process::run_checked;
 use crate::LOOPBACK;
 
 const SYSTEM_SSH: &str = "/usr/bin/ssh";
 
-/// Creates the context's key pair, ssh config and `ssh` wrapper unless they exist, and
-/// returns the public key (an `authorized_keys` line).
+/// The key pair one local user connects with.
+struct Identity {
+    local_user: String,
+    private_key: PathBuf,
+    /// The PostgreSQL server user, not the test user, owns the key.
+    for_server_user: bool,
+}
+
+/// Creates the context's key pairs, ssh config and `ssh` wrapper unless they exist, and
+/// returns the `authorized_keys` lines accepting all of its keys.
 pub(crate) fn ensure_client(ctx: &TestContext) -> String {
     let ssh_dir = ctx.home().join(".ssh");
-    let identity = ssh_dir.join("id_ed25519");
-    if !identity.exists() {
-        create_dir(&ssh_dir, 0o700);
-        generate_key(&identity, "barman test client");
-        write_file(&ssh_dir.join("config"), &client_config(&ssh_dir), 0o644);
+    let identities = identities(&ssh_dir);
+    if !ssh_dir.exists() {
+        // Not 0700: the PostgreSQL server user reads the config and known_hosts too.
+        create_dir(&ssh_dir, 0o755);
+        generate_keys(&identities);
+        write_file(&ssh_dir.join("config"), &client_config(&ssh_dir, &identities), 0o644);
         write_file(
             &ctx.bin_dir().join("ssh"),
             &wrapper_script(&ssh_dir.join("config")),
             0o755,
         );
     }
-    read_lossy(&identity.with_extension("pub"))
+    identities
+        .iter()
+        .map(|identity| read_lossy(&identity.private_key.with_extension("pub")))
+        .collect()
 }
 
 /// Records `host_public_key` as the key of the server on `port`, so connections are
@@ -55,18 +72,59 @@ pub(crate) fn generate_key(path: &Path, comment: &str) {
     );
 }
 
-fn client_config(ssh_dir: &Path) -> String {
+fn identities(ssh_dir: &Path) -> Vec<Identity> {
+    let mut identities = vec![Identity {
+        local_user: current_user().name,
+        private_key: ssh_dir.join("id_ed25519"),
+        for_server_user: false,
+    }];
+    let server_user = ServerUser::get();
+    if server_user.is_other_user() {
+        identities.push(Identity {
+            local_user: server_user.name().to_owned(),
+            private_key: ssh_dir.join(server_user.name()).join("id_ed25519"),
+            for_server_user: true,
+        });
+    }
+    identities
+}
+
+fn generate_keys(identities: &[Identity]) {
+    let server_user = ServerUser::get();
+    for identity in identities {
+        let comment = format!("barman test client ({})", identity.local_user);
+        if identity.for_server_user {
+            let key_dir = identity.private_key.parent().expect("key inside a directory");
+            server_user.create_dir(key_dir);
+            generate_key(&identity.private_key, &comment);
+            server_user.give(&identity.private_key);
+            server_user.give(&identity.private_key.with_extension("pub"));
+        } else {
+            generate_key(&identity.private_key, &comment);
+        }
+    }
+}
+
+fn client_config(ssh_dir: &Path, identities: &[Identity]) -> String {
     let ssh_dir = ssh_dir.display();
     // BatchMode: a test must fail, not wait for a passphrase or host-key prompt.
-    format!(
+    let mut config = format!(
         "# Written by the test harness; the `ssh` wrapper on the test PATH passes it.\n\
          Host *\n\
-         \x20   IdentityFile {ssh_dir}/id_ed25519\n\
          \x20   IdentitiesOnly yes\n\
          \x20   UserKnownHostsFile {ssh_dir}/known_hosts\n\
          \x20   StrictHostKeyChecking yes\n\
          \x20   BatchMode yes\n"
-    )
+    );
+    for identity in identities {
+        config.push_str(&format!(
+            "Match localuser {}\n\
+             \x20   IdentityFile {}\n",
+            identity.local_user,
+            identity.private_key.display()
+        ));
+    }
+    config
 }
 
 fn wrapper_script(config: &Path) -> String {

@@ -12,10 +12,11 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{geteuid, Pid, User};
+use nix::unistd::Pid;
 
 use crate::context::{TestContext, SYSTEM_PATH};
 use crate::files::{create_dir, read_lossy, write_file};
+use crate::os_user::current_user;
 use crate::ports::{accepts_connections, free_loopback_port};
 use crate::ssh_client::{ensure_client, generate_key, trust_host};
 use crate::LOOPBACK;
@@ -44,8 +45,7 @@ impl Sshd {
         create_dir(&dir, 0o755);
         ensure_privsep_dir();
 
-        let client_public_key = ensure_client(ctx);
-        write_file(&dir.join("authorized_keys"), &client_public_key, 0o600);
+        write_file(&dir.join("authorized_keys"), &ensure_client(ctx), 0o600);
         let host_key = dir.join("ssh_host_ed25519_key");
         generate_key(&host_key, "barman test sshd");
 
@@ -71,7 +71,7 @@ impl Sshd {
                 return Sshd {
                     dir,
                     port,
-                    user: current_user_name(),
+                    user: current_user().name,
                     child,
                 };
             }
@@ -182,11 +182,4 @@ fn spawn_until_ready(dir: &Path, port: u16) -> Option<Child> {
         }
         sleep(Duration::from_millis(50));
     }
-}
-
-fn current_user_name() -> String {
-    User::from_uid(geteuid())
-        .expect("read the passwd database")
-        .expect("the current user to have a passwd entry")
-        .name
 }

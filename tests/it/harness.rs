@@ -3,6 +3,7 @@
 //! is gone when the handles are dropped.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use barman_tests::{
     binaries_dir, built_binary, BarmanRole, PgCluster, Sshd, TestContext, LOOPBACK, PG_BIN_DIR, SYSTEM_PATH,
@@ -298,4 +299,27 @@ fn a_dropped_sshd_refuses_connections() {
         .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Connection refused"), "{stderr}");
+}
+
+#[test]
+fn postgres_archive_command_reaches_sshd() {
+    let ctx = TestContext::new();
+    let sshd = Sshd::start(&ctx, &[]);
+    let archive = ctx.root().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    let pg = PgCluster::builder(&ctx)
+        .archive_mode("on")
+        .archive_command(&format!("{} 'cat > {}/%f' < %p", sshd.ssh_command(), archive.display()))
+        .start();
+    let segment = pg.sql("SELECT pg_walfile_name(pg_switch_wal())");
+    let archived = archive.join(&segment);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pg
+        .sql("SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver")
+        .eq("t")
+    {
+        assert!(Instant::now() < deadline, "{segment} was not archived\n{}", pg.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::metadata(archived).unwrap().len(), 16 * 1024 * 1024);
 }

@@ -1,8 +1,8 @@
-//! The OS user that runs PostgreSQL's server programs. `initdb`, `pg_ctl` and `postgres`
-//! refuse to run as root, and CI runs as root: then they run as the unprivileged user
-//! `postgres` through `runuser` (the user is created if the machine lacks it), and the
-//! directories they write to are handed to that user. Otherwise they run as the current
-//! user.
+//! The OS users the harness deals with: the one running the tests, and the one that runs
+//! PostgreSQL's server programs. `initdb`, `pg_ctl` and `postgres` refuse to run as root,
+//! and CI runs as root: then they run as the unprivileged user `postgres` through
+//! `runuser` (the user is created if the machine lacks it), and the files they use are
+//! handed to that user. Otherwise they run as the current user.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -18,6 +18,7 @@ const UNPRIVILEGED_NAME: &str = "postgres";
 const USERADD_NAME_IN_USE: i32 = 9;
 
 pub(crate) struct ServerUser {
+    name: String,
     uid: Uid,
     gid: Gid,
     /// Set when the harness runs as root and must switch to `uid` for server programs.
@@ -31,21 +32,30 @@ impl ServerUser {
             if geteuid().is_root() {
                 let user = unprivileged_user();
                 ServerUser {
+                    name: user.name,
                     uid: user.uid,
                     gid: user.gid,
                     switch_from_root: true,
                 }
             } else {
-                let user = User::from_uid(geteuid())
-                    .expect("read the passwd database")
-                    .expect("the current user to have a passwd entry");
+                let user = current_user();
                 ServerUser {
+                    name: user.name,
                     uid: user.uid,
                     gid: user.gid,
                     switch_from_root: false,
                 }
             }
         })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether server programs run as another user than the tests.
+    pub(crate) fn is_other_user(&self) -> bool {
+        self.switch_from_root
     }
 
     /// A command running `program` as the server user with exactly `env` as its
@@ -82,9 +92,17 @@ impl ServerUser {
         self.give(path);
     }
 
-    fn give(&self, path: &Path) {
+    /// Makes the server user the owner of `path`.
+    pub(crate) fn give(&self, path: &Path) {
         chown(path, Some(self.uid), Some(self.gid)).unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
     }
+}
+
+/// The OS user running the tests.
+pub(crate) fn current_user() -> User {
+    User::from_uid(geteuid())
+        .expect("read the passwd database")
+        .expect("the current user to have a passwd entry")
 }
 
 fn unprivileged_user() -> User {
