@@ -3,6 +3,7 @@
 //! The library never prints and never exits: every operation returns a typed result and the
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
+pub mod compression;
 pub mod config;
 pub mod redact;
 pub mod wal;
