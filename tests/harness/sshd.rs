@@ -49,16 +49,7 @@ impl Sshd {
         let host_key = dir.join("ssh_host_ed25519_key");
         generate_key(&host_key, "barman test sshd");
 
-        let mut remote_path = remote_path_prefix.to_vec();
-        remote_path.push(ctx.bin_dir().to_path_buf());
-        remote_path.extend(std::env::split_paths(SYSTEM_PATH));
-        let remote_path = std::env::join_paths(remote_path).expect("PATH entries without ':'");
-        let session_env = format!(
-            "\"PATH={}\" \"HOME={}\" LANG=C",
-            remote_path.to_string_lossy(),
-            ctx.home().display()
-        );
-
+        let session_env = session_environment(ctx, remote_path_prefix);
         for _ in 0..START_ATTEMPTS {
             let port = free_loopback_port();
             write_file(
@@ -115,6 +106,20 @@ impl Drop for Sshd {
         }
         let _ = self.child.wait();
     }
+}
+
+/// The `SetEnv` arguments for remote sessions: `PATH` = `remote_path_prefix`, the
+/// context's `bin` directory, the system directories; `HOME` = the context's.
+fn session_environment(ctx: &TestContext, remote_path_prefix: &[PathBuf]) -> String {
+    let mut remote_path = remote_path_prefix.to_vec();
+    remote_path.push(ctx.bin_dir().to_path_buf());
+    remote_path.extend(std::env::split_paths(SYSTEM_PATH));
+    let remote_path = std::env::join_paths(remote_path).expect("PATH entries without ':'");
+    format!(
+        "\"PATH={}\" \"HOME={}\" LANG=C",
+        remote_path.to_string_lossy(),
+        ctx.home().display()
+    )
 }
 
 fn ensure_privsep_dir() {
