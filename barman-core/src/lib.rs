@@ -5,5 +5,6 @@
 
 pub mod compression;
 pub mod config;
+pub mod protocol;
 pub mod redact;
 pub mod wal;
