@@ -10,7 +10,7 @@
 //! names; [`super::commit_received`] gives them their final names.
 
 use std::fmt;
-use std::fs::{File, FileTimes};
+use std::fs::{self, File, FileTimes};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -277,8 +277,8 @@ struct Announced {
     digest: String,
 }
 
-/// Reads a put-wal tar stream from `input` into `incoming_dir` and verifies it. See the module
-/// documentation for the checks. Nothing is left in `incoming_dir` on error.
+/// Reads a put-wal tar stream from `input` into `incoming_dir` (created if missing) and verifies
+/// it. See the module documentation for the checks. Nothing is left in `incoming_dir` on error.
 pub fn receive_put_wal<R: Read>(
     input: R,
     incoming_dir: &Path,
@@ -289,6 +289,13 @@ pub fn receive_put_wal<R: Read>(
         failure,
         origin: origin.clone(),
     };
+    // Barman creates the directory on demand too.
+    fs::create_dir_all(incoming_dir)
+        .map_err(|source| PutWalFailure::Write {
+            path: incoming_dir.to_owned(),
+            source,
+        })
+        .map_err(failed)?;
     let (files, announced) = read_members(input, incoming_dir, origin, &mut warnings).map_err(failed)?;
     let files = verify(files, &announced).map_err(failed)?;
     Ok(ReceivedBatch { files, warnings })

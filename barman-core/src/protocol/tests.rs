@@ -762,3 +762,11 @@ fn mtime_before_the_epoch_is_sent_as_zero() {
     let mtime: SystemTime = fs::metadata(batch.files[0].temp_path()).unwrap().modified().unwrap();
     assert_eq!(mtime, UNIX_EPOCH);
 }
+
+#[test]
+fn missing_incoming_directory_is_created() {
+    let server = Server::new();
+    let incoming = server.root.path().join("new-server").join("incoming");
+    let batch = receive_put_wal(&wal_and_sums(SEGMENT, b"x")[..], &incoming, &server.origin()).unwrap();
+    assert_eq!(batch.files[0].temp_path().parent().unwrap(), incoming);
+}

@@ -160,7 +160,7 @@ pub enum WalHeaderError {
         expected: u64,
     },
     /// The name's SEG number cannot exist with this segment size.
-    #[error("WAL file name {segment} is out of range for {size} segments")]
+    #[error("WAL file name {segment} has a segment number out of range for segments of {size}")]
     SegmentOutOfRange {
         /// The segment being checked.
         segment: SegmentName,
@@ -529,6 +529,10 @@ mod tests {
         let err =
             validate_segment_header(seg("000000010000000000000100"), PG15_16MIB_SEG3, &pg15_server()).unwrap_err();
         assert!(matches!(err, WalHeaderError::SegmentOutOfRange { .. }));
+        assert_eq!(
+            err.to_string(),
+            "WAL file name 000000010000000000000100 has a segment number out of range for segments of 16777216 bytes"
+        );
     }
 
     #[test]
