@@ -31,7 +31,10 @@ fn main() -> ExitCode {
         None => config.servers().first(),
     };
     let Some(server) = server else {
-        eprintln!("no such server; configured: {:?}", config.servers().iter().map(|s| s.name()).collect::<Vec<_>>());
+        eprintln!(
+            "no such server; configured: {:?}",
+            config.servers().iter().map(|s| s.name()).collect::<Vec<_>>()
+        );
         return ExitCode::FAILURE;
     };
     println!("server {} (from {})", server.name(), config.path().display());
@@ -39,9 +42,17 @@ fn main() -> ExitCode {
     for reason in server.disabled_reasons() {
         println!("  disabled because: {reason}");
     }
-    for key in ["backup_method", "incoming_wals_directory", "wals_directory", "compression", "retention_policy"] {
+    for key in [
+        "backup_method",
+        "incoming_wals_directory",
+        "wals_directory",
+        "compression",
+        "retention_policy",
+    ] {
         let value = server.get(key).map_or_else(|| "unset".to_string(), ToString::to_string);
-        let source = server.source(key).map_or_else(|| "default".to_string(), |p| p.display().to_string());
+        let source = server
+            .source(key)
+            .map_or_else(|| "default".to_string(), |p| p.display().to_string());
         println!("  {key} = {value}  ({source})");
     }
     ExitCode::SUCCESS
