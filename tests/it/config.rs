@@ -54,6 +54,11 @@ fn write_multi_file_configuration(ctx: &TestContext) -> std::path::PathBuf {
     ))
 }
 
+/// Runs the built `barman -c CONFIG ARGS...` in the context.
+fn run(ctx: &TestContext, config: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    ctx.barman().arg("-c").arg(config).args(args).assert()
+}
+
 fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
 }
@@ -70,13 +75,7 @@ fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
 fn show_servers_resolves_a_multi_file_configuration_as_barman_does() {
     let ctx = TestContext::new();
     let config = write_multi_file_configuration(&ctx);
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["show-servers", "all"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["show-servers", "all"]).success();
     let expected = include_str!("golden/show-servers-multi-file.txt");
     assert_eq!(ctx.normalize(&stdout_of(&assert)), expected);
     assert_eq!(stderr_of(&assert), "");
@@ -91,32 +90,14 @@ fn list_servers_shows_descriptions_and_states() {
          [bare]\nconninfo = host=x\nbackup_method = postgres\n",
         global_section(&ctx)
     ));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .arg("list-servers")
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["list-servers"]).success();
     assert_eq!(
         stdout_of(&assert),
         "bare\nbroken - No conninfo (WARNING: disabled)\nold - Retired (inactive)\npg - Main\n"
     );
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["list-servers", "--minimal"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["list-servers", "--minimal"]).success();
     assert_eq!(stdout_of(&assert), "bare\nbroken\nold\npg\n");
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["-f", "json", "list-servers"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["-f", "json", "list-servers"]).success();
     let json: Value = serde_json::from_str(&stdout_of(&assert)).unwrap();
     assert_eq!(json["pg"]["description"], "Main");
     assert_eq!(json["old"]["description"], "Retired (inactive)");
@@ -146,13 +127,7 @@ fn configuration_is_found_through_env_then_home() {
 fn missing_or_invalid_configuration_files_stop_with_a_hint() {
     let ctx = TestContext::new();
     let missing = ctx.root().join("nope.conf");
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&missing)
-        .arg("list-servers")
-        .assert()
-        .code(1);
+    let assert = run(&ctx, &missing, &["list-servers"]).code(1);
     assert_eq!(
         ctx.normalize(&stderr_of(&assert)),
         "ERROR: Configuration file '[TEMP]/nope.conf' does not exist\n\
@@ -160,13 +135,7 @@ fn missing_or_invalid_configuration_files_stop_with_a_hint() {
     );
 
     let no_home = ctx.write_config(&format!("[barman]\nbarman_user = {}\n", current_user()));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&no_home)
-        .arg("list-servers")
-        .assert()
-        .code(1);
+    let assert = run(&ctx, &no_home, &["list-servers"]).code(1);
     assert_eq!(
         ctx.normalize(&stderr_of(&assert)),
         "ERROR: Parameter \"barman_home\" is required in [barman] section.\n\
@@ -174,7 +143,7 @@ fn missing_or_invalid_configuration_files_stop_with_a_hint() {
     );
 
     let syntax = ctx.write_config("[barman]\nbarman_home = /x\njust words\n");
-    let assert = ctx.barman().arg("-c").arg(&syntax).arg("list-servers").assert().code(1);
+    let assert = run(&ctx, &syntax, &["list-servers"]).code(1);
     assert!(ctx
         .normalize(&stderr_of(&assert))
         .starts_with("ERROR: configuration file '[TEMP]/barman.conf' is not valid INI at line"));
@@ -184,7 +153,7 @@ fn missing_or_invalid_configuration_files_stop_with_a_hint() {
 fn reserved_names_and_global_sections_in_included_files_are_fatal() {
     let ctx = TestContext::new();
     let config = ctx.write_config(&format!("{}[all]\nconninfo = host=x\n", global_section(&ctx)));
-    let assert = ctx.barman().arg("-c").arg(&config).arg("list-servers").assert().code(1);
+    let assert = run(&ctx, &config, &["list-servers"]).code(1);
     assert!(stderr_of(&assert)
         .starts_with("FATAL: the reserved word 'all' is not allowed as server name.Please rename it.\n"));
 
@@ -194,7 +163,7 @@ fn reserved_names_and_global_sections_in_included_files_are_fatal() {
         global_section(&ctx),
         ctx.root().join("conf.d").display()
     ));
-    let assert = ctx.barman().arg("-c").arg(&config).arg("list-servers").assert().code(1);
+    let assert = run(&ctx, &config, &["list-servers"]).code(1);
     assert!(stderr_of(&assert)
         .starts_with("FATAL: the configuration file extra.conf contains a not empty [barman] section\n"));
 }
@@ -207,13 +176,7 @@ fn invalid_values_and_unknown_options_are_warned_and_do_not_fail() {
          streaming_archiver = on\nslot_name = ok\ncheck_timeout = soon\n",
         global_section(&ctx)
     ));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["show-servers", "pg"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["show-servers", "pg"]).success();
     assert_eq!(
         ctx.normalize(&stderr_of(&assert)),
         "WARNING: Invalid configuration option \"compresion\" in [barman] section of [TEMP]/barman.conf. (did you mean \"compression\"?)\n\
@@ -236,24 +199,12 @@ fn unknown_servers_and_misused_all_are_errors() {
         "{}[pg]\nconninfo = host=x\nbackup_method = postgres\narchiver = on\n",
         global_section(&ctx)
     ));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["show-servers", "nope"])
-        .assert()
-        .code(1);
+    let assert = run(&ctx, &config, &["show-servers", "nope"]).code(1);
     assert_eq!(
         stderr_of(&assert),
         "ERROR: Unknown server 'nope'\nHINT: 'barman list-servers' shows the configured servers\n"
     );
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["show-servers", "all", "pg"])
-        .assert()
-        .code(1);
+    let assert = run(&ctx, &config, &["show-servers", "all", "pg"]).code(1);
     assert_eq!(
         stderr_of(&assert),
         "ERROR: You cannot use 'all' with other server names\n"
@@ -268,7 +219,7 @@ fn directories_shared_by_two_servers_stop_every_command() {
         global_section(&ctx),
         ctx.barman_home().display()
     ));
-    let assert = ctx.barman().arg("-c").arg(&config).arg("list-servers").assert().code(1);
+    let assert = run(&ctx, &config, &["list-servers"]).code(1);
     assert_eq!(stdout_of(&assert), "");
     assert_eq!(
         ctx.normalize(&stderr_of(&assert)),
@@ -302,13 +253,7 @@ fn log_file_uses_barman_format_and_redacts_passwords() {
         global_section(&ctx),
         log.display()
     ));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["show-servers", "pg"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["show-servers", "pg"]).success();
     assert!(stdout_of(&assert).contains("\tconninfo: host=x password=*REDACTED*\n"));
     let logged = std::fs::read_to_string(&log).unwrap();
     let line = logged
@@ -331,13 +276,7 @@ fn diagnose_reports_configuration_and_disabled_reasons_as_json() {
         "{}[pg]\nconninfo = host=x password=hunter2\nbackup_method = postgres\narchiver = on\n[nossh]\nconninfo = host=y\narchiver = on\n",
         global_section(&ctx)
     ));
-    let assert = ctx
-        .barman()
-        .arg("-c")
-        .arg(&config)
-        .args(["diagnose", "--show-config-source"])
-        .assert()
-        .success();
+    let assert = run(&ctx, &config, &["diagnose", "--show-config-source"]).success();
     let out = stdout_of(&assert);
     assert!(!out.contains("hunter2"));
     let json: Value = serde_json::from_str(&out).unwrap();
@@ -364,7 +303,7 @@ fn unknown_barman_user_is_refused() {
         "[barman]\nbarman_home = {}\nbarman_user = no_such_user_x\n",
         ctx.barman_home().display()
     ));
-    let assert = ctx.barman().arg("-c").arg(&config).arg("list-servers").assert().code(1);
+    let assert = run(&ctx, &config, &["list-servers"]).code(1);
     assert_eq!(
         stderr_of(&assert),
         "ERROR: the configured user 'no_such_user_x' does not exists\n\
@@ -392,12 +331,7 @@ fn root_drops_privileges_to_barman_user() {
         ctx.barman_home().display(),
         log_dir.display()
     ));
-    ctx.barman()
-        .arg("-c")
-        .arg(&config)
-        .arg("list-servers")
-        .assert()
-        .success();
+    run(&ctx, &config, &["list-servers"]).success();
     let owner = std::fs::metadata(Path::new(&log_dir).join("barman.log")).unwrap().uid();
     assert_eq!(owner, user.uid.as_raw());
 }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::compression::{CompressionKind, CompressionLevel};
+
 /// The type of a configuration option, which decides how its raw text is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -44,11 +46,6 @@ pub enum Kind {
     /// A comma-separated list of non-empty names.
     NameList,
 }
-
-/// The WAL compression algorithms a server may be configured with.
-pub const WAL_COMPRESSIONS: &[&str] = &[
-    "bzip2", "custom", "gzip", "lz4", "pigz", "pybzip2", "pygzip", "snappy", "xz", "zstd",
-];
 
 /// A parsed configuration value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,26 +138,6 @@ impl fmt::Display for RetentionPolicy {
     }
 }
 
-/// A WAL compression level: a named preset or an algorithm-specific integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompressionLevel {
-    Low,
-    Medium,
-    High,
-    Explicit(i32),
-}
-
-impl fmt::Display for CompressionLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CompressionLevel::Low => f.write_str("low"),
-            CompressionLevel::Medium => f.write_str("medium"),
-            CompressionLevel::High => f.write_str("high"),
-            CompressionLevel::Explicit(n) => write!(f, "{n}"),
-        }
-    }
-}
-
 impl fmt::Display for Value {
     /// The console rendering used by `show-servers`: Python-style booleans, plain numbers.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -187,7 +164,7 @@ impl Value {
             Value::Int(n) => serde_json::Value::from(*n),
             Value::Size(n) => serde_json::Value::from(*n),
             Value::List(words) => serde_json::Value::from(words.clone()),
-            Value::CompressionLevel(CompressionLevel::Explicit(n)) => serde_json::Value::from(*n),
+            Value::CompressionLevel(CompressionLevel::Number(n)) => serde_json::Value::from(*n),
             other => serde_json::Value::String(other.to_string()),
         }
     }
@@ -234,7 +211,14 @@ pub fn parse(kind: Kind, raw: &str) -> Result<Option<Value>, String> {
             if raw.is_empty() {
                 Ok(None)
             } else {
-                parse_choice(raw, WAL_COMPRESSIONS).map(|c| Some(Value::Text(c)))
+                let lower = raw.to_ascii_lowercase();
+                lower
+                    .parse::<CompressionKind>()
+                    .map(|kind| Some(Value::Text(kind.name().to_string())))
+                    .map_err(|_| {
+                        let names: Vec<&str> = CompressionKind::ALL.iter().map(|k| k.name()).collect();
+                        format!("'{raw}' is not one of: {}", names.join(", "))
+                    })
             }
         }
         Kind::CompressionLevel => parse_compression_level(raw).map(|l| l.map(Value::CompressionLevel)),
@@ -369,16 +353,13 @@ fn parse_choice(raw: &str, allowed: &[&str]) -> Result<String, String> {
 }
 
 fn parse_compression_level(raw: &str) -> Result<Option<CompressionLevel>, String> {
-    match raw.to_ascii_lowercase().as_str() {
-        "" => Ok(None),
-        "low" => Ok(Some(CompressionLevel::Low)),
-        "medium" => Ok(Some(CompressionLevel::Medium)),
-        "high" => Ok(Some(CompressionLevel::High)),
-        other => other
-            .parse::<i32>()
-            .map(|n| Some(CompressionLevel::Explicit(n)))
-            .map_err(|_| format!("'{raw}' is not a compression level (low, medium, high or an integer)")),
+    if raw.is_empty() {
+        return Ok(None);
     }
+    raw.to_ascii_lowercase()
+        .parse()
+        .map(Some)
+        .map_err(|_| format!("'{raw}' is not a compression level (low, medium, high or an integer)"))
 }
 
 fn parse_slot_name(raw: &str) -> Result<String, String> {
