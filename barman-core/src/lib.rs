@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Domain logic of a Barman-compatible backup and recovery manager for PostgreSQL.
 //!
 //! The library never prints and never exits: every operation returns a typed result and the

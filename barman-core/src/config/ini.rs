@@ -26,7 +26,9 @@ pub struct Entry {
 /// A section with its merged entries, in first-appearance order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Section {
+    /// The section name, as written (section names are case-sensitive).
     pub name: String,
+    /// Its entries after merging.
     pub entries: Vec<Entry>,
 }
 

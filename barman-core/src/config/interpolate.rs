@@ -11,10 +11,13 @@ pub const MAX_DEPTH: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InterpolationError {
     #[error("'%({0})s' refers to an option that is not set (write '%%' for a literal '%')")]
+    /// A referenced name is not set anywhere.
     Missing(String),
     #[error("'%' must be followed by '%' or '(name)s' in '{0}' (write '%%' for a literal '%')")]
+    /// A `%` that starts neither `%%` nor `%(name)s`.
     BadSyntax(String),
     #[error("references nest deeper than {MAX_DEPTH} levels (is there a cycle through '%({0})s'?)")]
+    /// References nest too deeply (usually a cycle).
     TooDeep(String),
 }
 

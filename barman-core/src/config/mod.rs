@@ -35,6 +35,7 @@ pub const DEFAULT_CONFIG_FILES: &[&str] = &["~/.barman.conf", "/etc/barman.conf"
 
 /// A configuration problem that stops every command.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Variants and fields are described by their messages.
 pub enum ConfigError {
     #[error("Configuration file '{}' does not exist", path.display())]
     FileNotFound { path: PathBuf },
@@ -101,14 +102,18 @@ impl ConfigError {
 /// How serious a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
+    /// Reported; the command goes on.
     Warning,
+    /// Reported; the command goes on but exits 1.
     Error,
 }
 
 /// A configuration problem Barman reports and carries on from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// How serious it is.
     pub severity: Severity,
+    /// The message, naming the file, section and key concerned.
     pub message: String,
 }
 
@@ -169,8 +174,9 @@ fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The `[barman]` settings.
+/// The `[barman]` settings (see `docs/configuration.md` for each option).
 #[derive(Debug, Clone)]
+#[allow(missing_docs)] // Each field is the option of the same name.
 pub struct GlobalConfig {
     pub barman_home: PathBuf,
     pub barman_user: String,

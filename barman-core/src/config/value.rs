@@ -30,7 +30,9 @@ pub enum Kind {
     WalRetentionPolicy,
     /// A comma-separated subset of the listed words; the pairs are mutually exclusive.
     Csv {
+        /// The words that may appear.
         allowed: &'static [&'static str],
+        /// Pairs of words that exclude each other.
         conflicts: &'static [(&'static str, &'static str)],
     },
     /// One of the listed words, case-insensitive, stored lower-cased.
@@ -50,18 +52,25 @@ pub enum Kind {
 /// A parsed configuration value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// Text, kept as written.
     Text(String),
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
     /// Bytes.
     Size(u64),
+    /// A time interval.
     Interval(Interval),
+    /// A backup retention policy.
     RetentionPolicy(RetentionPolicy),
     /// The only WAL retention policy Barman knows.
     WalRetentionMain,
     /// Sorted, de-duplicated words.
     Csv(Vec<String>),
+    /// A WAL compression level.
     CompressionLevel(CompressionLevel),
+    /// A list of names, in the order written.
     List(Vec<String>),
 }
 
@@ -117,8 +126,11 @@ pub enum RetentionPolicy {
 /// The unit of a recovery window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowUnit {
+    /// `DAYS`.
     Days,
+    /// `WEEKS`.
     Weeks,
+    /// `MONTHS` (31 days each).
     Months,
 }
 
