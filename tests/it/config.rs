@@ -6,6 +6,9 @@ use std::path::Path;
 use barman_tests::TestContext;
 use serde_json::Value;
 
+/// Where `scripts/setup-interop` installs Barman 3.20.1 for the optional interoperability tier.
+const PYTHON_BARMAN: &str = "/opt/barman-venv/bin/barman";
+
 /// The OS user the tests run as: configurations name it as `barman_user` so no switch happens.
 fn current_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
@@ -334,4 +337,51 @@ fn root_drops_privileges_to_barman_user() {
     run(&ctx, &config, &["list-servers"]).success();
     let owner = std::fs::metadata(Path::new(&log_dir).join("barman.log")).unwrap().uid();
     assert_eq!(owner, user.uid.as_raw());
+}
+
+/// Optional tier: Barman 3.20.1 itself resolves the same files to the same values (keys that only
+/// Barman prints are live PostgreSQL status; interval and option-set renderings are documented
+/// differences, and a password is left out because Barman's redaction swallows the next line).
+#[test]
+fn show_servers_matches_python_barman_when_installed() {
+    let python_barman = Path::new(PYTHON_BARMAN);
+    if !python_barman.exists() {
+        eprintln!("skipped: Barman 3.20.1 not installed at {PYTHON_BARMAN} (scripts/setup-interop installs it)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let config = write_multi_file_configuration(&ctx);
+    let ssh_pg = ctx.root().join("barman.d/ssh-pg.conf");
+    let text = std::fs::read_to_string(&ssh_pg)
+        .unwrap()
+        .replace(" password=hunter2", "");
+    std::fs::write(&ssh_pg, text).unwrap();
+    let ours = stdout_of(&run(&ctx, &config, &["show-servers", "all"]).success());
+    let theirs = stdout_of(
+        &ctx.command(python_barman)
+            .arg("-c")
+            .arg(&config)
+            .args(["show-servers", "all"])
+            .assert()
+            .success(),
+    );
+    let comparable = |line: &&str| {
+        ![
+            "last_backup_maximum_age",
+            "last_wal_maximum_age",
+            "backup_options",
+            "recovery_options",
+        ]
+        .iter()
+        .any(|key| line.starts_with(&format!("\t{key}:")))
+    };
+    let our_keys: Vec<&str> = ours.lines().map(|l| l.split(':').next().unwrap()).collect();
+    let ours: Vec<&str> = ours.lines().filter(comparable).collect();
+    let theirs: Vec<&str> = theirs
+        .lines()
+        .filter(|l| our_keys.contains(&l.split(':').next().unwrap()))
+        .filter(comparable)
+        .collect();
+    assert!(ours.len() > 200, "both servers' options are compared: {ours:?}");
+    assert_eq!(ours, theirs);
 }
