@@ -6,6 +6,7 @@
 
 pub mod compression;
 pub mod config;
+mod durable;
 pub mod protocol;
 pub mod redact;
 pub mod wal;

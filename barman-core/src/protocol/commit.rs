@@ -16,8 +16,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::checksum::{digest_of, ChecksumAlgorithm};
-use super::durable::{move_replacing, rename_no_replace, sync_dir, TempFile};
 use super::receive::ReceivedWal;
+use crate::durable::{move_replacing, rename_no_replace, sync_dir, TempFile};
 use crate::wal::WalFileName;
 
 /// How many times a store is retried when a file with the same name appears and vanishes

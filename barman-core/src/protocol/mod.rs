@@ -13,7 +13,6 @@
 
 mod checksum;
 mod commit;
-mod durable;
 mod receive;
 mod send;
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::checksum::{parse_checksum_line, ChecksumAlgorithm, ChecksumHasher, CHUNK_SIZE};
-use super::durable::TempFile;
+use crate::durable::TempFile;
 use crate::wal::WalFileName;
 
 /// Largest checksum member accepted: far more than any real client sends, small enough to read
