@@ -29,7 +29,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "list-processes",
     "list-process",
     "lock-directory-cleanup",
-    "put-wal",
     "rebuild-xlogdb",
     "receive-wal",
     "recover",
@@ -109,6 +108,8 @@ pub enum Command {
     ShowServers(ServerNames),
     /// Diagnostic information in JSON format
     Diagnose(Diagnose),
+    /// Receive a WAL file (put-wal tar stream on standard input) into the incoming directory
+    PutWal(PutWal),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -136,4 +137,15 @@ pub struct Diagnose {
     /// Include the source file of every configuration value
     #[arg(long)]
     pub show_config_source: bool,
+}
+
+/// `put-wal` options.
+#[derive(Debug, Args)]
+pub struct PutWal {
+    /// The server name
+    #[arg(value_name = "SERVER_NAME")]
+    pub server_name: String,
+    /// Check that the server is ready to receive WAL files, without reading standard input
+    #[arg(short = 't', long)]
+    pub test: bool,
 }

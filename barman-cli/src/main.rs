@@ -66,6 +66,7 @@ fn run() -> i32 {
         Command::ListServers(args) => commands::servers::list_servers(&config, args.minimal, &mut out),
         Command::ShowServers(args) => commands::servers::show_servers(&config, &args.server_name, &mut out),
         Command::Diagnose(args) => commands::diagnose::diagnose(&config, args.show_config_source, &mut out),
+        Command::PutWal(args) => commands::wal::put_wal(&config, &args, &mut out),
         Command::Other(_) => unreachable!("handled before loading the configuration"),
     }
     out.finish()

@@ -330,19 +330,37 @@ pub fn compress<R: Read, W: Write>(
 /// Concatenated streams (several gzip members, bzip2 streams, xz streams, zstd or lz4 frames)
 /// are decompressed in sequence, as the command-line tools do.
 pub fn decompress<R: Read, W: Write>(kind: CompressionKind, input: R, output: W) -> Result<u64, CompressionError> {
-    let format = kind.format().ok_or(CompressionError::NotInProcess { kind })?;
-    let result = match format {
-        Format::Gzip => decode(flate2::read::MultiGzDecoder::new(input), output),
-        Format::Bzip2 => decode(bzip2::read::MultiBzDecoder::new(input), output),
-        Format::Xz => decode(liblzma::read::XzDecoder::new_multi_decoder(input), output),
-        Format::Zstd => zstd::stream::read::Decoder::new(input).and_then(|decoder| decode(decoder, output)),
-        Format::Lz4 => decode(Lz4Frames::new(input), output),
-        Format::Snappy => decode(snap::read::FrameDecoder::new(input), output),
-    };
-    result.map_err(|source| CompressionError::Stream {
+    let decoder = decompressing_reader(kind, input)?;
+    decode(decoder, output).map_err(|source| CompressionError::Stream {
         kind,
         direction: "decompression",
         source,
+    })
+}
+
+/// A reader yielding the decompressed content of `input`, for callers that need only part of
+/// it (the first page of a WAL) or want to pull the data themselves. Concatenated streams are
+/// read in sequence, as with [`decompress`]; read errors carry the codec's complaint.
+pub fn decompressing_reader<'a, R: Read + 'a>(
+    kind: CompressionKind,
+    input: R,
+) -> Result<Box<dyn Read + 'a>, CompressionError> {
+    let format = kind.format().ok_or(CompressionError::NotInProcess { kind })?;
+    Ok(match format {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+        Format::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(input)),
+        Format::Zstd => {
+            Box::new(
+                zstd::stream::read::Decoder::new(input).map_err(|source| CompressionError::Stream {
+                    kind,
+                    direction: "decompression",
+                    source,
+                })?,
+            )
+        }
+        Format::Lz4 => Box::new(Lz4Frames::new(input)),
+        Format::Snappy => Box::new(snap::read::FrameDecoder::new(input)),
     })
 }
 

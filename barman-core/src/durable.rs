@@ -1,9 +1,9 @@
-//! Filesystem steps that make received WAL durable.
+//! Filesystem steps that make WAL and metadata durable.
 //!
-//! The rule the put-wal path follows: a file only becomes visible under its final name after
-//! its bytes are on disk, and success is only reported after the directory entry is on disk
-//! too. A temporary file that has not been handed over is removed, whatever path the code
-//! leaves by.
+//! The rule the whole WAL path (put-wal, archive-wal, identity.json) follows: a file only
+//! becomes visible under its final name after its bytes are on disk, and success is only
+//! reported after the directory entry is on disk too. A temporary file that has not been
+//! handed over is removed, whatever path the code leaves by.
 
 use std::fs::{self, File};
 use std::io;
@@ -16,6 +16,20 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
         Err(err) if err.raw_os_error() == Some(nix::libc::EINVAL) => Ok(()),
         other => other,
     }
+}
+
+/// Replaces the file at `path` with `contents` so that readers see the old or the new content,
+/// never a mix: written to `<path>.tmp`, fsynced, renamed, directory fsynced.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(".tmp");
+    let temp = TempFile::new(PathBuf::from(temp_name));
+    let mut file = File::create(temp.path())?;
+    io::Write::write_all(&mut file, contents)?;
+    file.sync_all()?;
+    fs::rename(temp.path(), path)?;
+    temp.release();
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 /// A temporary file owned by the code that created it: removed on drop unless
@@ -142,6 +156,16 @@ mod tests {
         move_replacing(TempFile::new(temp.clone()), &target).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
         assert!(!temp.exists());
+    }
+
+    #[test]
+    fn write_atomically_replaces_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("identity.json");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -4,9 +4,13 @@
 //! The library never prints and never exits: every operation returns a typed result and the
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
+pub mod archive;
 pub mod compression;
 pub mod config;
 mod durable;
+pub mod identity;
+pub mod locks;
 pub mod protocol;
 pub mod redact;
 pub mod wal;
+pub mod xlogdb;

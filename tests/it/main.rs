@@ -3,3 +3,4 @@
 
 mod config;
 mod harness;
+mod wal_server;

@@ -6,6 +6,7 @@
 
 pub mod diagnose;
 pub mod servers;
+pub mod wal;
 
 use barman_core::config::{Config, ServerConfig};
 
@@ -49,6 +50,23 @@ pub fn select_servers<'a>(
     Some(servers)
 }
 
+/// The server of a single-server command, as Barman's `get_server`: `all` is refused, global
+/// configuration errors and an unknown or unusable server are reported. `None` when the
+/// command must not run.
+pub fn single_server<'a>(
+    config: &'a Config,
+    name: &str,
+    rules: Usability,
+    out: &mut Output,
+) -> Option<&'a ServerConfig> {
+    if name == "all" {
+        out.error("You cannot use 'all' in a single server context");
+        return None;
+    }
+    let (name, server) = select_servers(config, &[name.to_owned()], out)?.pop()?;
+    usable_server(server, &name, rules, out).then_some(server).flatten()
+}
+
 /// Reports an unknown server (always an error) and, for commands that reject them, an inactive or
 /// disabled one. Returns whether the command should run on this server.
 pub fn usable_server(server: Option<&ServerConfig>, name: &str, rules: Usability, out: &mut Output) -> bool {
@@ -59,8 +77,14 @@ pub fn usable_server(server: Option<&ServerConfig>, name: &str, rules: Usability
         );
         return false;
     };
-    if !server.active() && !rules.inactive {
-        return false;
+    if !server.active() {
+        match rules.inactive {
+            Inactive::Use => {}
+            Inactive::Error => {
+                out.error(&format!("Inactive server: {name}"));
+                return false;
+            }
+        }
     }
     if server.disabled() {
         if rules.disabled_is_error {
@@ -78,17 +102,26 @@ pub fn usable_server(server: Option<&ServerConfig>, name: &str, rules: Usability
 /// Which servers a command accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct Usability {
-    /// Runs on inactive servers.
-    pub inactive: bool,
+    /// What an inactive server means.
+    pub inactive: Inactive,
     /// Runs on disabled servers.
     pub disabled: bool,
     /// A disabled server is reported as an error.
     pub disabled_is_error: bool,
 }
 
+/// How a command treats an inactive server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inactive {
+    /// Runs on it.
+    Use,
+    /// Reports `Inactive server: X` as an error.
+    Error,
+}
+
 /// Commands that only read the configuration show every server.
 pub const READ_ONLY: Usability = Usability {
-    inactive: true,
+    inactive: Inactive::Use,
     disabled: true,
     disabled_is_error: false,
 };

@@ -1,0 +1,18 @@
+//! A server's WAL archive on disk, and the server-side WAL commands that work on it.
+//!
+//! [`ArchiveLayout`] resolves the directories Barman uses for one server (`incoming/`,
+//! `streaming/`, `wals/`, `errors/`, the catalogue and the lock directory) and where each WAL
+//! file belongs in `wals/`. On top of it:
+//!
+//! * [`put_wal`]: the server side of `barman put-wal`: receive a stream into `incoming/`,
+//!   refusing WAL of another cluster and recognising resent files.
+//!
+//! Stored files may be compressed (by the archiver or by the client); [`content`] reads any of
+//! them as the WAL they hold, which is what duplicates are compared on.
+
+pub mod content;
+mod layout;
+mod put_wal;
+
+pub use layout::{ArchiveLayout, LayoutError};
+pub use put_wal::{put_wal, PutWalReport, ServerPutWalError};

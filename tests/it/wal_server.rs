@@ -1,0 +1,436 @@
+//! The server side of WAL archiving through the built `barman`: `put-wal` receiving streams,
+//! `archive-wal` moving them into the archive, `rebuild-xlogdb`, `cron` and `get-wal`.
+//!
+//! Streams are produced with the library's client writer from real segments of throwaway
+//! PostgreSQL clusters and from the small fixtures of `barman-core/tests/data/wal/`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use barman_core::protocol::{send_put_wal, ChecksumAlgorithm};
+use barman_core::wal::{read_system_identifier, WalFileName};
+use barman_tests::{built_binary, PgCluster, TestContext};
+
+/// A segment of a PostgreSQL 15 cluster with 16 MiB segments (first page only).
+const FIXTURE_SEGMENT: &str = "000000010000000000000003";
+
+fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../barman-core/tests/data/wal/pg15-16mib")
+        .join(FIXTURE_SEGMENT)
+}
+
+fn fixture_system_identifier() -> u64 {
+    let name = WalFileName::parse(FIXTURE_SEGMENT).unwrap();
+    read_system_identifier(name.segment().unwrap(), fs::File::open(fixture_path()).unwrap()).unwrap()
+}
+
+/// The OS user the tests run as: configurations name it as `barman_user` so no switch happens.
+fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name
+}
+
+/// A configuration with one active server `pg` (file archiver on), plus `extra` lines in its
+/// section, and an inactive server `old`.
+fn write_config(ctx: &TestContext, extra: &str) -> PathBuf {
+    ctx.write_config(&format!(
+        "[barman]\nbarman_home = {home}\nbarman_user = {user}\nlog_file = {home}/barman.log\n\
+         [pg]\ndescription = Main\nconninfo = host=127.0.0.1 port=1 user=barman dbname=postgres\n\
+         backup_method = postgres\narchiver = on\n{extra}\
+         [old]\nconninfo = host=127.0.0.1 port=1\nbackup_method = postgres\narchiver = on\nactive = false\n",
+        home = ctx.barman_home().display(),
+        user = current_user(),
+    ))
+}
+
+fn server_dir(ctx: &TestContext) -> PathBuf {
+    ctx.barman_home().join("pg")
+}
+
+/// Names in `dir`, sorted; empty when it does not exist.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The put-wal stream `barman-wal-archive` would send for `path`, as `name`.
+fn stream_of(path: &Path, name: &str) -> Vec<u8> {
+    let mut stream = Vec::new();
+    send_put_wal(path, name, ChecksumAlgorithm::Sha256, &mut stream).unwrap();
+    stream
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(ctx: &TestContext, config: &Path, args: &[&str], stdin: Vec<u8>) -> Run {
+    let output = ctx
+        .barman()
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: ctx.normalize(&String::from_utf8_lossy(&output.stdout)),
+        stderr: ctx.normalize(&String::from_utf8_lossy(&output.stderr)),
+    }
+}
+
+fn put_wal(ctx: &TestContext, config: &Path, stream: Vec<u8>) -> Run {
+    run(ctx, config, &["put-wal", "pg"], stream)
+}
+
+/// Produces `count` complete WAL segments on `cluster` and copies them to `dir`; returns the
+/// copies in WAL order.
+fn real_segments(cluster: &PgCluster, dir: &Path, count: usize) -> Vec<PathBuf> {
+    cluster.sql("CREATE TABLE IF NOT EXISTS filler (n int)");
+    for _ in 0..count {
+        cluster.sql("INSERT INTO filler VALUES (1); SELECT pg_switch_wal()");
+    }
+    let current = cluster.sql("SELECT pg_walfile_name(pg_current_wal_lsn())");
+    let pg_wal = cluster.data_dir().join("pg_wal");
+    fs::create_dir_all(dir).unwrap();
+    // Segments named after the current one are recycled files with old content.
+    let completed: Vec<String> = listing(&pg_wal)
+        .into_iter()
+        .filter(|name| name.len() == 24 && name.as_str() < current.as_str())
+        .collect();
+    assert!(completed.len() >= count, "only {completed:?} before {current}");
+    completed[completed.len() - count..]
+        .iter()
+        .map(|name| {
+            let copy = dir.join(name);
+            fs::copy(pg_wal.join(name), &copy).unwrap();
+            copy
+        })
+        .collect()
+}
+
+fn cluster_system_identifier(cluster: &PgCluster) -> u64 {
+    cluster
+        .sql("SELECT system_identifier FROM pg_control_system()")
+        .parse()
+        .unwrap()
+}
+
+/// Rewrites the name of the first member of a tar stream (and its header checksum).
+fn rename_first_member(stream: &mut [u8], name: &str) {
+    stream[..100].fill(0);
+    stream[..name.len()].copy_from_slice(name.as_bytes());
+    stream[148..156].fill(b' ');
+    let sum: u32 = stream[..512].iter().map(|&byte| u32::from(byte)).sum();
+    stream[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
+#[test]
+fn put_wal_test_mode_does_not_read_the_stream() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    for flag in ["--test", "-t"] {
+        let result = run(&ctx, &config, &["put-wal", flag, "pg"], Vec::new());
+        assert_eq!(result.stdout, "Ready to accept WAL files for the server pg\n");
+        assert_eq!((result.code, result.stderr.as_str()), (0, ""));
+    }
+    assert!(!server_dir(&ctx).join("incoming").exists());
+}
+
+#[test]
+fn put_wal_stores_the_segment_and_learns_the_server_identity() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let result = put_wal(&ctx, &config, stream_of(&fixture_path(), FIXTURE_SEGMENT));
+    assert_eq!(
+        (result.code, result.stdout.as_str(), result.stderr.as_str()),
+        (0, "", "")
+    );
+    let incoming = server_dir(&ctx).join("incoming");
+    assert_eq!(listing(&incoming), [FIXTURE_SEGMENT]);
+    assert_eq!(
+        fs::read(incoming.join(FIXTURE_SEGMENT)).unwrap(),
+        fs::read(fixture_path()).unwrap()
+    );
+    assert_eq!(
+        fs::read_to_string(server_dir(&ctx).join("identity.json")).unwrap(),
+        format!(
+            "{{\n    \"systemid\": \"{}\",\n    \"version\": \"15\"\n}}\n",
+            fixture_system_identifier()
+        )
+    );
+}
+
+#[test]
+fn put_wal_refuses_wal_of_another_cluster() {
+    let ctx = TestContext::new();
+    let first = PgCluster::start(&ctx);
+    let second = PgCluster::start(&ctx);
+    let config = write_config(&ctx, "");
+    let ours = real_segments(&first, &ctx.root().join("first"), 1).remove(0);
+    let theirs = real_segments(&second, &ctx.root().join("second"), 1).remove(0);
+    let our_name = ours.file_name().unwrap().to_str().unwrap().to_owned();
+    let their_name = theirs.file_name().unwrap().to_str().unwrap().to_owned();
+
+    let accepted = put_wal(&ctx, &config, stream_of(&ours, &our_name));
+    assert_eq!((accepted.code, accepted.stderr.as_str()), (0, ""));
+    let identity = fs::read_to_string(server_dir(&ctx).join("identity.json")).unwrap();
+    assert!(identity.contains(&format!("\"systemid\": \"{}\"", cluster_system_identifier(&first))));
+
+    // Same segment number on purpose: only the content tells the clusters apart.
+    let incoming = server_dir(&ctx).join("incoming");
+    fs::remove_file(incoming.join(&our_name)).unwrap();
+    let refused = put_wal(&ctx, &config, stream_of(&theirs, &their_name));
+    assert_eq!(refused.code, 1);
+    assert_eq!(refused.stdout, "");
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "ERROR: WAL file {their_name} belongs to database system identifier {}, but the server's is {} in \
+             put-wal for server 'pg'\nHINT: this WAL comes from another PostgreSQL cluster; check archive_command \
+             on that host, or remove [TEMP]/barman/pg/identity.json if the server was re-initialised\n",
+            cluster_system_identifier(&second),
+            cluster_system_identifier(&first),
+        )
+    );
+    assert_eq!(listing(&incoming), Vec::<String>::new());
+}
+
+#[test]
+fn put_wal_recognises_files_it_already_has() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let stream = stream_of(&fixture_path(), FIXTURE_SEGMENT);
+    assert_eq!(put_wal(&ctx, &config, stream.clone()).code, 0);
+
+    // The same file again, while it waits in incoming/.
+    let again = put_wal(&ctx, &config, stream.clone());
+    let identical = format!(
+        "Duplicate Files with Identical Checksums. File {FIXTURE_SEGMENT} already exists on server pg, and the \
+         checksums are identical. Skipping the file.\n"
+    );
+    assert_eq!(
+        (again.code, again.stdout.as_str(), again.stderr.as_str()),
+        (0, identical.as_str(), "")
+    );
+
+    // The same WAL again after the archiver stored it compressed.
+    let incoming = server_dir(&ctx).join("incoming");
+    let hash_dir = server_dir(&ctx).join("wals/0000000100000000");
+    fs::create_dir_all(&hash_dir).unwrap();
+    let mut compressed = Vec::new();
+    barman_core::compression::compress(
+        barman_core::compression::CompressionKind::Gzip,
+        Default::default(),
+        fs::File::open(fixture_path()).unwrap(),
+        &mut compressed,
+    )
+    .unwrap();
+    fs::write(hash_dir.join(FIXTURE_SEGMENT), compressed).unwrap();
+    fs::remove_file(incoming.join(FIXTURE_SEGMENT)).unwrap();
+    let archived = put_wal(&ctx, &config, stream.clone());
+    assert_eq!((archived.code, archived.stdout.as_str()), (0, identical.as_str()));
+    assert_eq!(listing(&incoming), Vec::<String>::new());
+
+    // Different content under the same name goes to errors/, and PostgreSQL is told it is done.
+    let mut altered = fs::read(fixture_path()).unwrap();
+    *altered.last_mut().unwrap() ^= 0xFF;
+    let altered_path = ctx.root().join(FIXTURE_SEGMENT);
+    fs::write(&altered_path, &altered).unwrap();
+    let different = put_wal(&ctx, &config, stream_of(&altered_path, FIXTURE_SEGMENT));
+    let sha256 = |bytes: &[u8]| barman_core::protocol::digest_of(bytes, ChecksumAlgorithm::Sha256).unwrap();
+    assert_eq!(different.code, 0);
+    assert_eq!(different.stderr, "");
+    assert_eq!(
+        different.stdout,
+        format!(
+            "\tError: Duplicate Files Detected with Mismatched Checksums. File {FIXTURE_SEGMENT} already exists on \
+             server pg with checksum {}, but the checksum of the incoming file is{}. The file has been moved to the \
+             errors directory.\n",
+            sha256(&fs::read(fixture_path()).unwrap()),
+            sha256(&altered)
+        )
+    );
+    let errors = listing(&server_dir(&ctx).join("errors"));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with(&format!("{FIXTURE_SEGMENT}.")) && errors[0].ends_with("Z.duplicate"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        fs::read(server_dir(&ctx).join("errors").join(&errors[0])).unwrap(),
+        altered
+    );
+}
+
+#[test]
+fn put_wal_refuses_broken_streams_and_leaves_nothing_behind() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let incoming = server_dir(&ctx).join("incoming");
+    let stream = stream_of(&fixture_path(), FIXTURE_SEGMENT);
+
+    let mut corrupted = stream.clone();
+    corrupted[512 + 4000] ^= 0xFF;
+    let result = put_wal(&ctx, &config, corrupted);
+    assert_eq!((result.code, result.stdout.as_str()), (1, ""));
+    assert!(
+        result.stderr.starts_with("ERROR: Bad file checksum '")
+            && result
+                .stderr
+                .ends_with(&format!("for file '{FIXTURE_SEGMENT}' in put-wal for server 'pg'\n")),
+        "{}",
+        result.stderr
+    );
+
+    let truncated = stream[..512 + 3000].to_vec();
+    let result = put_wal(&ctx, &config, truncated);
+    assert_eq!(result.code, 1);
+    assert_eq!(
+        result.stderr,
+        format!(
+            "ERROR: Truncated stream: file '{FIXTURE_SEGMENT}' ended after 3000 of 8192 bytes in put-wal for \
+             server 'pg'\n"
+        )
+    );
+
+    let result = put_wal(&ctx, &config, stream_of(&fixture_path(), "notawal"));
+    assert_eq!(result.code, 1);
+    assert_eq!(
+        result.stderr,
+        "ERROR: Unsupported WAL file name 'notawal' (expected a 24 hex digit segment, optionally with .partial or \
+         .<offset>.backup, or <timeline>.history) in put-wal for server 'pg'\n"
+    );
+
+    let mut nested = stream.clone();
+    rename_first_member(&mut nested, "a/000000010000000000000003");
+    let result = run(&ctx, &config, &["put-wal", "pg"], nested);
+    assert_eq!(
+        (result.code, result.stderr.as_str()),
+        (
+            1,
+            "ERROR: Unsupported filename 'a/000000010000000000000003' in put-wal for server 'pg'\n"
+        )
+    );
+
+    let result = put_wal(&ctx, &config, b"this is not a tar stream".to_vec());
+    assert_eq!(result.code, 1);
+    assert!(result.stderr.starts_with("ERROR: "), "{}", result.stderr);
+
+    assert_eq!(listing(&incoming), Vec::<String>::new());
+    assert!(!server_dir(&ctx).join("identity.json").exists());
+}
+
+#[test]
+fn put_wal_names_the_ssh_client_in_errors() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let output = ctx
+        .barman()
+        .arg("-c")
+        .arg(&config)
+        .args(["put-wal", "pg"])
+        .env("SSH_CONNECTION", "127.0.0.9 50000 127.0.0.1 22")
+        .write_stdin(stream_of(&fixture_path(), "notawal"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).ends_with(" in put-wal for server 'pg' (SSH host: 127.0.0.9)\n"));
+}
+
+#[test]
+fn put_wal_refuses_unknown_inactive_and_disabled_servers() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let stream = stream_of(&fixture_path(), FIXTURE_SEGMENT);
+    let unknown = run(&ctx, &config, &["put-wal", "nope"], stream.clone());
+    assert_eq!(
+        (unknown.code, unknown.stderr.as_str()),
+        (
+            1,
+            "ERROR: Unknown server 'nope'\nHINT: 'barman list-servers' shows the configured servers\n"
+        )
+    );
+    let inactive = run(&ctx, &config, &["put-wal", "old"], stream.clone());
+    assert_eq!(
+        (inactive.code, inactive.stderr.as_str()),
+        (1, "ERROR: Inactive server: old\n")
+    );
+    let all = run(&ctx, &config, &["put-wal", "all"], stream.clone());
+    assert_eq!(
+        (all.code, all.stderr.as_str()),
+        (1, "ERROR: You cannot use 'all' in a single server context\n")
+    );
+
+    let broken = ctx.write_config(&format!(
+        "[barman]\nbarman_home = {}\nbarman_user = {}\n[pg]\nbackup_method = postgres\narchiver = on\n",
+        ctx.barman_home().display(),
+        current_user()
+    ));
+    let disabled = run(&ctx, &broken, &["put-wal", "pg"], stream);
+    assert_eq!(disabled.code, 1);
+    assert_eq!(
+        disabled.stderr,
+        "ERROR: PostgreSQL connection: Missing 'conninfo' parameter for server 'pg'\n"
+    );
+    assert!(!server_dir(&ctx).join("incoming").exists());
+}
+
+#[test]
+fn put_wal_killed_mid_stream_leaves_no_file_and_a_retry_works() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    // A full-size segment: the fixture's first page, then zeroes.
+    let mut segment = fs::read(fixture_path()).unwrap();
+    segment.resize(16 << 20, 0);
+    let segment_path = ctx.root().join(FIXTURE_SEGMENT);
+    fs::write(&segment_path, &segment).unwrap();
+    let stream = stream_of(&segment_path, FIXTURE_SEGMENT);
+    let incoming = server_dir(&ctx).join("incoming");
+
+    let mut child = Command::new(built_binary("barman"))
+        .env_clear()
+        .env("PATH", ctx.path_env())
+        .env("HOME", ctx.home())
+        .arg("-c")
+        .arg(&config)
+        .args(["put-wal", "pg"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&stream[..stream.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    let temp_name = format!(".{}-{FIXTURE_SEGMENT}", child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !incoming.join(&temp_name).exists() {
+        assert!(Instant::now() < deadline, "put-wal never started writing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    assert!(!incoming.join(FIXTURE_SEGMENT).exists());
+    assert!(!server_dir(&ctx).join("identity.json").exists());
+
+    let retry = put_wal(&ctx, &config, stream);
+    assert_eq!((retry.code, retry.stderr.as_str()), (0, ""));
+    assert_eq!(fs::read(incoming.join(FIXTURE_SEGMENT)).unwrap(), segment);
+}
