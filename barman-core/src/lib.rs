@@ -10,6 +10,7 @@ pub mod config;
 mod durable;
 pub mod identity;
 pub mod locks;
+pub mod postgres;
 pub mod protocol;
 pub mod redact;
 pub mod wal;

@@ -3,4 +3,5 @@
 
 mod config;
 mod harness;
+mod pg_connection;
 mod wal_server;

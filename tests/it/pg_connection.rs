@@ -1,0 +1,63 @@
+//! Opening PostgreSQL sessions from Barman connection strings, against a real cluster: the
+//! password comes from `.pgpass` as with libpq, and failures say what to fix.
+
+use barman_core::postgres::{connect, ClientEnvironment, PostgresError};
+use barman_tests::{PgCluster, TestContext};
+
+fn client_environment(ctx: &TestContext) -> ClientEnvironment {
+    ClientEnvironment {
+        variables: Vec::new(),
+        home: Some(ctx.home().to_path_buf()),
+        os_user: "nobody".into(),
+    }
+}
+
+fn current_user(client: &mut postgres::Client) -> String {
+    client.query_one("SELECT current_user::text", &[]).unwrap().get(0)
+}
+
+#[test]
+fn conninfo_and_uri_connect_with_the_pgpass_password() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::start(&ctx);
+    let env = client_environment(&ctx);
+    let mut client = connect(&cluster.conninfo(), &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(current_user(&mut client), "barman");
+    let uri = format!(
+        "postgresql://streaming_barman@127.0.0.1:{}/postgres?application_name=barman_test",
+        cluster.port()
+    );
+    let mut client = connect(&uri, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(current_user(&mut client), "streaming_barman");
+}
+
+#[test]
+fn a_wrong_password_is_reported_with_the_redacted_dsn_and_a_hint() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::start(&ctx);
+    let dsn = format!("{} password=wrong", cluster.conninfo());
+    let error = match connect(&dsn, &client_environment(&ctx)) {
+        Ok(_) => panic!("a wrong password must be refused"),
+        Err(error) => error,
+    };
+    let PostgresError::Connect {
+        dsn: shown,
+        message,
+        hint,
+    } = &error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!(shown, &format!("{} password=*REDACTED*", cluster.conninfo()));
+    assert_eq!(message, "password authentication failed for user \"barman\"");
+    assert_eq!(
+        hint.as_deref(),
+        Some(
+            format!(
+                "check the password of user 'barman' for 127.0.0.1:{} in ~/.pgpass (or in conninfo)",
+                cluster.port()
+            )
+            .as_str()
+        )
+    );
+}
