@@ -11,7 +11,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Barman sub-commands (and their aliases) that this release does not implement yet.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
-    "archive-wal",
     "backup",
     "check",
     "check-backup",
@@ -29,7 +28,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "list-processes",
     "list-process",
     "lock-directory-cleanup",
-    "rebuild-xlogdb",
     "receive-wal",
     "recover",
     "replication-status",
@@ -110,6 +108,10 @@ pub enum Command {
     Diagnose(Diagnose),
     /// Receive a WAL file (put-wal tar stream on standard input) into the incoming directory
     PutWal(PutWal),
+    /// Archive the WAL files waiting in the incoming and streaming directories
+    ArchiveWal(ServerName),
+    /// Rebuild the WAL catalogue (xlog.db) from the archive content
+    RebuildXlogdb(ServerNames),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -137,6 +139,14 @@ pub struct Diagnose {
     /// Include the source file of every configuration value
     #[arg(long)]
     pub show_config_source: bool,
+}
+
+/// One server name.
+#[derive(Debug, Args)]
+pub struct ServerName {
+    /// The server name
+    #[arg(value_name = "SERVER_NAME")]
+    pub server_name: String,
 }
 
 /// `put-wal` options.

@@ -67,6 +67,8 @@ fn run() -> i32 {
         Command::ShowServers(args) => commands::servers::show_servers(&config, &args.server_name, &mut out),
         Command::Diagnose(args) => commands::diagnose::diagnose(&config, args.show_config_source, &mut out),
         Command::PutWal(args) => commands::wal::put_wal(&config, &args, &mut out),
+        Command::ArchiveWal(args) => commands::wal::archive_wal(&config, &args.server_name, &mut out),
+        Command::RebuildXlogdb(args) => commands::wal::rebuild_xlogdb(&config, &args.server_name, &mut out),
         Command::Other(_) => unreachable!("handled before loading the configuration"),
     }
     out.finish()

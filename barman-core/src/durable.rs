@@ -89,12 +89,21 @@ fn links_unsupported(err: &io::Error) -> bool {
 /// Moves `temp` to `target`, replacing any file there, and makes the move durable in the
 /// target directory. Crosses filesystems by copying and syncing when rename cannot.
 pub(crate) fn move_replacing(temp: TempFile, target: &Path) -> io::Result<()> {
-    match fs::rename(temp.path(), target) {
-        Ok(()) => temp.release(),
+    move_file(temp.path(), target)?;
+    temp.release();
+    Ok(())
+}
+
+/// Moves `source` to `target` (replacing any file there) and makes the move durable in the
+/// target directory; across filesystems the copy is synced before the source is removed. On
+/// failure the source is left where it was.
+pub(crate) fn move_file(source: &Path, target: &Path) -> io::Result<()> {
+    match fs::rename(source, target) {
+        Ok(()) => {}
         Err(err) if err.raw_os_error() == Some(nix::libc::EXDEV) => {
-            fs::copy(temp.path(), target)?;
+            fs::copy(source, target)?;
             File::open(target)?.sync_all()?;
-            drop(temp);
+            fs::remove_file(source)?;
         }
         Err(err) => return Err(err),
     }

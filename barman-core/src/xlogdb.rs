@@ -147,70 +147,10 @@ impl XlogDb {
         self.path.exists()
     }
 
-    /// Appends `entries` and makes them durable before releasing the lock.
-    pub fn append(&self, entries: &[XlogDbEntry]) -> Result<(), XlogDbError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
-        let _lock = self.lock()?;
-        let failed = |source| self.io_error("append to", source);
-        let created = !self.path.exists();
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(failed)?;
-        file.write_all(text.as_bytes()).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-        if created {
-            sync_dir(self.directory()).map_err(failed)?;
-        }
-        Ok(())
-    }
-
-    /// Every entry, in file order.
-    pub fn read(&self) -> Result<Vec<XlogDbEntry>, XlogDbError> {
-        let _lock = self.lock()?;
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(self.io_error("read", source)),
-        };
-        let mut entries = Vec::new();
-        for (index, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|source| self.io_error("read", source))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry = XlogDbEntry::parse_line(&line).ok_or_else(|| XlogDbError::Parse {
-                path: self.path.clone(),
-                line_number: index + 1,
-                line: line.clone(),
-            })?;
-            entries.push(entry);
-        }
-        Ok(entries)
-    }
-
-    /// Replaces the whole catalogue with `entries`, atomically.
-    pub fn replace(&self, entries: &[XlogDbEntry]) -> Result<(), XlogDbError> {
-        let _lock = self.lock()?;
-        let mut temp_name = self.path.as_os_str().to_owned();
-        temp_name.push(".tmp");
-        let temp = TempFile::new(PathBuf::from(temp_name));
-        let failed = |source| self.io_error("rewrite", source);
-        let mut file = File::create(temp.path()).map_err(failed)?;
-        let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
-        file.write_all(text.as_bytes()).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-        fs::rename(temp.path(), &self.path).map_err(failed)?;
-        temp.release();
-        sync_dir(self.directory()).map_err(failed)
-    }
-
-    fn lock(&self) -> Result<LockFile, LockError> {
-        LockFile::acquire(&self.lock_directory, LockName::XlogDb(&self.server))
+    /// Takes the catalogue lock (waiting for any holder); every access goes through it.
+    pub fn lock(&self) -> Result<LockedXlogDb<'_>, XlogDbError> {
+        let lock = LockFile::acquire(&self.lock_directory, LockName::XlogDb(&self.server))?;
+        Ok(LockedXlogDb { db: self, _lock: lock })
     }
 
     fn directory(&self) -> &Path {
@@ -223,6 +163,74 @@ impl XlogDb {
             path: self.path.clone(),
             source,
         }
+    }
+}
+
+/// The catalogue while this process holds its lock; released on drop.
+#[derive(Debug)]
+pub struct LockedXlogDb<'a> {
+    db: &'a XlogDb,
+    _lock: LockFile,
+}
+
+impl LockedXlogDb<'_> {
+    /// Appends `entries` and makes them durable.
+    pub fn append(&self, entries: &[XlogDbEntry]) -> Result<(), XlogDbError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
+        let failed = |source| self.db.io_error("append to", source);
+        let created = !self.db.path.exists();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.db.path)
+            .map_err(failed)?;
+        file.write_all(text.as_bytes()).map_err(failed)?;
+        file.sync_all().map_err(failed)?;
+        if created {
+            sync_dir(self.db.directory()).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Every entry, in file order.
+    pub fn read(&self) -> Result<Vec<XlogDbEntry>, XlogDbError> {
+        let file = match File::open(&self.db.path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(self.db.io_error("read", source)),
+        };
+        let mut entries = Vec::new();
+        for (index, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|source| self.db.io_error("read", source))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry = XlogDbEntry::parse_line(&line).ok_or_else(|| XlogDbError::Parse {
+                path: self.db.path.clone(),
+                line_number: index + 1,
+                line: line.clone(),
+            })?;
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Replaces the whole catalogue with `entries`, atomically.
+    pub fn replace(&self, entries: &[XlogDbEntry]) -> Result<(), XlogDbError> {
+        let mut temp_name = self.db.path.as_os_str().to_owned();
+        temp_name.push(".tmp");
+        let temp = TempFile::new(PathBuf::from(temp_name));
+        let failed = |source| self.db.io_error("rewrite", source);
+        let mut file = File::create(temp.path()).map_err(failed)?;
+        let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
+        file.write_all(text.as_bytes()).map_err(failed)?;
+        file.sync_all().map_err(failed)?;
+        fs::rename(temp.path(), &self.db.path).map_err(failed)?;
+        temp.release();
+        sync_dir(self.db.directory()).map_err(failed)
     }
 }
 
@@ -287,11 +295,16 @@ mod tests {
         let db = XlogDb::new(dir.path(), dir.path(), "pg");
         assert_eq!(db.path(), dir.path().join("pg-xlog.db"));
         assert!(!db.exists());
-        assert_eq!(db.read().unwrap(), vec![]);
-        db.append(&[entry("000000010000000000000002", Some("gzip"))]).unwrap();
-        db.append(&[entry("000000010000000000000003", None), entry("00000002.history", None)])
+        assert_eq!(db.lock().unwrap().read().unwrap(), vec![]);
+        db.lock()
+            .unwrap()
+            .append(&[entry("000000010000000000000002", Some("gzip"))])
             .unwrap();
-        let names: Vec<String> = db.read().unwrap().into_iter().map(|e| e.name).collect();
+        db.lock()
+            .unwrap()
+            .append(&[entry("000000010000000000000003", None), entry("00000002.history", None)])
+            .unwrap();
+        let names: Vec<String> = db.lock().unwrap().read().unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(
             names,
             [
@@ -300,7 +313,10 @@ mod tests {
                 "00000002.history"
             ]
         );
-        db.replace(&[entry("000000010000000000000009", None)]).unwrap();
+        db.lock()
+            .unwrap()
+            .replace(&[entry("000000010000000000000009", None)])
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(db.path()).unwrap(),
             "000000010000000000000009\t16515\t1795597737.6053946\tNone\tNone\n"
@@ -319,7 +335,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = XlogDb::new(dir.path(), dir.path(), "pg");
         std::fs::write(db.path(), "a 1 2\n\nbroken\n").unwrap();
-        let err = db.read().unwrap_err();
+        let err = db.lock().unwrap().read().unwrap_err();
         assert!(matches!(err, XlogDbError::Parse { line_number: 3, .. }), "{err}");
     }
 }

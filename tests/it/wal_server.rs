@@ -434,3 +434,165 @@ fn put_wal_killed_mid_stream_leaves_no_file_and_a_retry_works() {
     assert_eq!((retry.code, retry.stderr.as_str()), (0, ""));
     assert_eq!(fs::read(incoming.join(FIXTURE_SEGMENT)).unwrap(), segment);
 }
+
+/// Sends each of `segments` through put-wal, as PostgreSQL's archive_command would.
+fn put_all(ctx: &TestContext, config: &Path, segments: &[PathBuf]) {
+    for segment in segments {
+        let name = segment.file_name().unwrap().to_str().unwrap();
+        let result = put_wal(ctx, config, stream_of(segment, name));
+        assert_eq!((result.code, result.stderr.as_str()), (0, ""), "{name}");
+    }
+}
+
+fn gunzip(path: &Path) -> Vec<u8> {
+    let mut content = Vec::new();
+    barman_core::compression::decompress(
+        barman_core::compression::CompressionKind::Gzip,
+        fs::File::open(path).unwrap(),
+        &mut content,
+    )
+    .unwrap();
+    content
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_str().unwrap().to_owned()
+}
+
+#[test]
+fn archive_wal_compresses_real_segments_into_the_archive_and_catalogues_each_once() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::start(&ctx);
+    let config = write_config(&ctx, "compression = gzip\n");
+    let segments = real_segments(&cluster, &ctx.root().join("segments"), 21);
+    put_all(&ctx, &config, &segments);
+    let history = ctx.write_file("00000002.history", "1\t0/3000000\tno recovery target\n");
+    put_all(&ctx, &config, std::slice::from_ref(&history));
+
+    let result = run(&ctx, &config, &["archive-wal", "pg"], Vec::new());
+    let mut names: Vec<String> = segments.iter().map(|s| name_of(s)).collect();
+    names.push("00000002.history".into());
+    let expected: String = std::iter::once("Processing xlog segments from file archival for pg\n".to_owned())
+        .chain(names.iter().map(|name| format!("\t{name}\n")))
+        .collect();
+    assert_eq!(
+        (result.code, result.stdout.as_str(), result.stderr.as_str()),
+        (0, expected.as_str(), "")
+    );
+
+    let wals = server_dir(&ctx).join("wals");
+    for segment in &segments {
+        let name = name_of(segment);
+        let archived = wals.join(&name[..16]).join(&name);
+        assert_eq!(gunzip(&archived), fs::read(segment).unwrap(), "{name}");
+    }
+    assert_eq!(gunzip(&wals.join("00000002.history")), fs::read(&history).unwrap());
+    assert_eq!(listing(&server_dir(&ctx).join("incoming")), Vec::<String>::new());
+
+    let catalogue = fs::read_to_string(wals.join("pg-xlog.db")).unwrap();
+    let lines: Vec<Vec<&str>> = catalogue.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(lines.iter().map(|columns| columns[0]).collect::<Vec<_>>(), names);
+    for columns in &lines {
+        let stored = if columns[0].ends_with(".history") {
+            wals.join(columns[0])
+        } else {
+            wals.join(&columns[0][..16]).join(columns[0])
+        };
+        assert_eq!(columns.len(), 5, "{columns:?}");
+        assert_eq!(columns[1], fs::metadata(&stored).unwrap().len().to_string());
+        assert!(columns[2].parse::<f64>().unwrap() > 1e9, "{columns:?}");
+        assert_eq!(columns[3..], ["gzip", "None"]);
+    }
+
+    // Barman's own rebuild finds the same files; ours must agree with what archive-wal wrote.
+    fs::remove_file(wals.join("pg-xlog.db")).unwrap();
+    let rebuilt = run(&ctx, &config, &["rebuild-xlogdb", "pg"], Vec::new());
+    assert_eq!(
+        (rebuilt.code, rebuilt.stdout.as_str(), rebuilt.stderr.as_str()),
+        (
+            0,
+            "Rebuilding xlogdb for server pg\nDone rebuilding xlogdb for server pg (history: 1, backup_labels: 0, \
+             wal_file: 21)\n",
+            ""
+        )
+    );
+    let mut sorted = catalogue.lines().collect::<Vec<_>>();
+    sorted.sort();
+    assert_eq!(
+        fs::read_to_string(wals.join("pg-xlog.db")).unwrap(),
+        sorted.join("\n") + "\n"
+    );
+}
+
+#[test]
+fn archive_wal_moves_unknown_entries_to_errors() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let incoming = server_dir(&ctx).join("incoming");
+    fs::create_dir_all(incoming.join("a-directory")).unwrap();
+    fs::write(incoming.join("notes.txt"), "x").unwrap();
+    fs::write(incoming.join("000000010000000000000003.tmp"), "x").unwrap();
+    fs::copy(fixture_path(), incoming.join(FIXTURE_SEGMENT)).unwrap();
+    let result = run(&ctx, &config, &["archive-wal", "pg"], Vec::new());
+    assert_eq!(
+        (result.code, result.stdout.as_str(), result.stderr.as_str()),
+        (
+            0,
+            "Processing xlog segments from file archival for pg (batch size: 1)\n\t000000010000000000000003\nSome \
+             unknown objects have been found while processing xlog segments for pg. Objects moved to errors \
+             directory:\n\ta-directory\n\tnotes.txt\n",
+            ""
+        )
+    );
+    let errors = listing(&server_dir(&ctx).join("errors"));
+    assert_eq!(errors.len(), 2);
+    assert!(
+        errors[0].starts_with("a-directory.") && errors[0].ends_with("Z.unknown"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("notes.txt.") && errors[1].ends_with("Z.unknown"),
+        "{errors:?}"
+    );
+    assert_eq!(listing(&incoming), ["000000010000000000000003.tmp"]);
+    assert_eq!(
+        fs::read(server_dir(&ctx).join("wals/0000000100000000").join(FIXTURE_SEGMENT)).unwrap(),
+        fs::read(fixture_path()).unwrap()
+    );
+}
+
+#[test]
+fn archive_wal_skips_a_busy_or_inactive_server() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let held =
+        barman_core::locks::LockFile::try_acquire(ctx.barman_home(), barman_core::locks::LockName::ArchiveWal("pg"))
+            .unwrap()
+            .unwrap();
+    let busy = run(&ctx, &config, &["archive-wal", "pg"], Vec::new());
+    assert_eq!(
+        (busy.code, busy.stdout.as_str(), busy.stderr.as_str()),
+        (
+            0,
+            "Another archive-wal process is already running on server pg. Skipping to the next server\n",
+            ""
+        )
+    );
+    drop(held);
+    let inactive = run(&ctx, &config, &["archive-wal", "old"], Vec::new());
+    assert_eq!(
+        (inactive.code, inactive.stdout.as_str(), inactive.stderr.as_str()),
+        (0, "Skipping inactive server 'old'\n", "")
+    );
+    let unknown = run(&ctx, &config, &["rebuild-xlogdb", "pg", "nope"], Vec::new());
+    assert_eq!(unknown.code, 1);
+    assert_eq!(
+        unknown.stdout,
+        "Rebuilding xlogdb for server pg\nDone rebuilding xlogdb for server pg (history: 0, backup_labels: 0, \
+         wal_file: 0)\n"
+    );
+    assert_eq!(
+        unknown.stderr,
+        "ERROR: Unknown server 'nope'\nHINT: 'barman list-servers' shows the configured servers\n"
+    );
+}

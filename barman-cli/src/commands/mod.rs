@@ -80,6 +80,10 @@ pub fn usable_server(server: Option<&ServerConfig>, name: &str, rules: Usability
     if !server.active() {
         match rules.inactive {
             Inactive::Use => {}
+            Inactive::SkipWithNotice => {
+                out.info(&format!("Skipping inactive server '{name}'"));
+                return false;
+            }
             Inactive::Error => {
                 out.error(&format!("Inactive server: {name}"));
                 return false;
@@ -115,6 +119,8 @@ pub struct Usability {
 pub enum Inactive {
     /// Runs on it.
     Use,
+    /// Leaves it out with `Skipping inactive server 'X'`.
+    SkipWithNotice,
     /// Reports `Inactive server: X` as an error.
     Error,
 }

@@ -5,14 +5,24 @@
 //! file belongs in `wals/`. On top of it:
 //!
 //! * [`put_wal`]: the server side of `barman put-wal`: receive a stream into `incoming/`,
-//!   refusing WAL of another cluster and recognising resent files.
+//!   refusing WAL of another cluster and recognising resent files;
+//! * [`archive_wal`]: `barman archive-wal`: move `streaming/` and `incoming/` into `wals/`,
+//!   compressing and cataloguing;
+//! * [`rebuild_xlogdb`]: `barman rebuild-xlogdb`: rewrite the catalogue from `wals/`.
 //!
 //! Stored files may be compressed (by the archiver or by the client); [`content`] reads any of
 //! them as the WAL they hold, which is what duplicates are compared on.
 
+mod archiver;
 pub mod content;
 mod layout;
 mod put_wal;
+mod rebuild;
 
+pub use archiver::{
+    archive_wal, ArchiveEvent, ArchiveOutcome, ArchiveSettings, ArchiveSummary, ArchiveWalError, WalSource,
+    GROUP_MAX_AGE, GROUP_MAX_FILES,
+};
 pub use layout::{ArchiveLayout, LayoutError};
 pub use put_wal::{put_wal, PutWalReport, ServerPutWalError};
+pub use rebuild::{rebuild_xlogdb, RebuildError, RebuildReport, SkippedFile};
