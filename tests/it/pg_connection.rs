@@ -1,6 +1,7 @@
 //! Opening PostgreSQL sessions from Barman connection strings, against a real cluster: the
 //! password comes from `.pgpass` as with libpq, and failures say what to fix.
 
+use barman_core::postgres::replication::ReplicationConnection;
 use barman_core::postgres::{connect, ClientEnvironment, PostgresError};
 use barman_tests::{PgCluster, TestContext};
 
@@ -59,5 +60,51 @@ fn a_wrong_password_is_reported_with_the_redacted_dsn_and_a_hint() {
             )
             .as_str()
         )
+    );
+}
+
+#[test]
+fn replication_connections_identify_the_system_and_manage_slots() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::builder(&ctx).max_replication_slots(2).start();
+    let env = client_environment(&ctx);
+    let mut replication =
+        ReplicationConnection::connect(&cluster.streaming_conninfo(), &env).unwrap_or_else(|e| panic!("{e}"));
+    let identity = replication.identify_system().unwrap();
+    assert_eq!(
+        identity.system_identifier,
+        cluster.sql("SELECT system_identifier FROM pg_control_system()")
+    );
+    assert_eq!(identity.timeline, 1);
+    assert!(identity.xlogpos.contains('/'), "{identity:?}");
+    replication
+        .simple_query("CREATE_REPLICATION_SLOT barman PHYSICAL")
+        .unwrap();
+    assert_eq!(cluster.sql("SELECT slot_name FROM pg_replication_slots"), "barman");
+    let error = replication
+        .simple_query("CREATE_REPLICATION_SLOT barman PHYSICAL")
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with("replication slot \"barman\" already exists"),
+        "{error}"
+    );
+    replication.simple_query("DROP_REPLICATION_SLOT barman").unwrap();
+    assert_eq!(cluster.sql("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
+#[test]
+fn replication_connections_refuse_users_without_the_replication_attribute() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::start(&ctx);
+    let error = match ReplicationConnection::connect(&cluster.conninfo(), &client_environment(&ctx)) {
+        Ok(_) => panic!("the barman role has no REPLICATION attribute"),
+        Err(error) => error,
+    };
+    assert!(
+        error.to_string().contains("must be superuser or replication role")
+            || error.to_string().contains("permission denied to start WAL sender"),
+        "{error}"
     );
 }

@@ -8,6 +8,7 @@
 
 pub mod conninfo;
 pub mod pgpass;
+pub mod replication;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -297,7 +298,7 @@ fn connection_message(error: &postgres::Error) -> String {
     }
 }
 
-fn connection_hint(message: &str, info: &ConnInfo, env: &ClientEnvironment) -> Option<String> {
+pub(crate) fn connection_hint(message: &str, info: &ConnInfo, env: &ClientEnvironment) -> Option<String> {
     let user = info.user(&env.os_user);
     let endpoint = format!("{}:{}", first_of_list(info.host()), info.port());
     if message.contains("password authentication failed") {
