@@ -17,7 +17,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "check-wal-archive",
     "config-switch",
     "config-update",
-    "cron",
     "delete",
     "generate-manifest",
     "get-wal",
@@ -112,6 +111,8 @@ pub enum Command {
     ArchiveWal(ServerName),
     /// Rebuild the WAL catalogue (xlog.db) from the archive content
     RebuildXlogdb(ServerNames),
+    /// Run maintenance tasks for every server (starts WAL archiving)
+    Cron(Cron),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -158,4 +159,12 @@ pub struct PutWal {
     /// Check that the server is ready to receive WAL files, without reading standard input
     #[arg(short = 't', long)]
     pub test: bool,
+}
+
+/// `cron` options.
+#[derive(Debug, Args)]
+pub struct Cron {
+    /// Keep the standard input, output and error of the started sub-processes
+    #[arg(long)]
+    pub keep_descriptors: bool,
 }

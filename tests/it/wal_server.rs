@@ -596,3 +596,62 @@ fn archive_wal_skips_a_busy_or_inactive_server() {
         "ERROR: Unknown server 'nope'\nHINT: 'barman list-servers' shows the configured servers\n"
     );
 }
+
+#[test]
+fn cron_starts_archive_wal_for_active_servers() {
+    use barman_core::locks::{LockFile, LockName};
+    let ctx = TestContext::new();
+    let config = ctx.write_config(&format!(
+        "[barman]\nbarman_home = {}\nbarman_user = {}\n\
+         [pg]\nconninfo = host=127.0.0.1 port=1\nbackup_method = postgres\narchiver = on\n\
+         [broken]\nbackup_method = postgres\narchiver = on\n\
+         [old]\nconninfo = host=127.0.0.1 port=1\nbackup_method = postgres\narchiver = on\nactive = false\n",
+        ctx.barman_home().display(),
+        current_user()
+    ));
+    let incoming = server_dir(&ctx).join("incoming");
+    fs::create_dir_all(&incoming).unwrap();
+    fs::copy(fixture_path(), incoming.join(FIXTURE_SEGMENT)).unwrap();
+
+    let result = run(&ctx, &config, &["cron"], Vec::new());
+    assert_eq!(
+        (result.code, result.stdout.as_str(), result.stderr.as_str()),
+        (
+            0,
+            "Skipping temporarily disabled server 'broken'\nStarting WAL archiving for server pg\n",
+            ""
+        )
+    );
+    let archived = server_dir(&ctx).join("wals/0000000100000000").join(FIXTURE_SEGMENT);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !archived.exists() || LockFile::is_busy(ctx.barman_home(), LockName::ArchiveWal("pg")).unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the archive-wal started by cron did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        fs::read_to_string(server_dir(&ctx).join("wals/pg-xlog.db"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    let archiving = LockFile::try_acquire(ctx.barman_home(), LockName::ArchiveWal("pg"))
+        .unwrap()
+        .unwrap();
+    let busy = run(&ctx, &config, &["cron"], Vec::new());
+    assert!(busy
+        .stdout
+        .ends_with("Another archive-wal process is already running on server pg. Skipping to the next server\n"));
+    drop(archiving);
+    let _cron = LockFile::try_acquire(ctx.barman_home(), LockName::Cron("pg"))
+        .unwrap()
+        .unwrap();
+    let busy = run(&ctx, &config, &["cron"], Vec::new());
+    assert!(busy
+        .stdout
+        .ends_with("Another cron process is already running on server pg. Skipping to the next server\n"));
+}

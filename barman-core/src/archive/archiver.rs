@@ -249,14 +249,12 @@ pub fn archive_wal(
     let Some(_lock) = LockFile::try_acquire(&layout.lock_directory, LockName::ArchiveWal(&layout.server))? else {
         return Ok(ArchiveOutcome::AlreadyRunning);
     };
-    if !layout.xlogdb().exists() {
-        rebuild_xlogdb(layout)?;
-    }
     let mut run = ArchiveRun {
         layout,
         settings,
         summary: ArchiveSummary::default(),
         created_dirs: HashSet::new(),
+        catalogue_checked: false,
     };
     if settings.streaming_archiver {
         run.process(WalSource::Streaming, report)?;
@@ -315,6 +313,9 @@ struct ArchiveRun<'a> {
     summary: ArchiveSummary,
     /// Hash directories known to exist, so each is created (and checked) once per run.
     created_dirs: HashSet<PathBuf>,
+    /// Whether the catalogue is known to exist (a missing one is rebuilt before the first file
+    /// is archived, so that it does not miss what is already in `wals/`).
+    catalogue_checked: bool,
 }
 
 impl ArchiveRun<'_> {
@@ -330,6 +331,12 @@ impl ArchiveRun<'_> {
             server: self.layout.server.clone(),
             batch_size: (run_size > 0 && batch.listed > run_size).then_some(run_size),
         });
+        if run_size > 0 && !self.catalogue_checked {
+            if !self.layout.xlogdb().exists() {
+                rebuild_xlogdb(self.layout)?;
+            }
+            self.catalogue_checked = true;
+        }
         let mut group = CommitGroup::new();
         for file in &batch.files {
             report(ArchiveEvent::Archiving {
@@ -784,5 +791,22 @@ mod tests {
             .unwrap();
         let outcome = archive_wal(&layout, &settings(None), &mut |_| {}).unwrap();
         assert_eq!(outcome, ArchiveOutcome::AlreadyRunning);
+    }
+
+    #[test]
+    fn a_missing_catalogue_is_rebuilt_before_archiving_and_only_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = ArchiveLayout::for_tests(dir.path());
+        run(&layout, &settings(None));
+        assert!(!layout.xlogdb().exists(), "an empty run writes nothing");
+        put(
+            &layout.wals.join("0000000100000000"),
+            "000000010000000000000002",
+            b"old",
+        );
+        put(&layout.incoming, "000000010000000000000003", b"new");
+        run(&layout, &settings(None));
+        let names: Vec<String> = catalogue(&layout).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["000000010000000000000002", "000000010000000000000003"]);
     }
 }
