@@ -2,8 +2,9 @@
 //! password comes from `.pgpass` as with libpq, and failures say what to fix.
 
 use barman_core::postgres::replication::ReplicationConnection;
+use barman_core::postgres::server::{BackupPrivileges, PostgresServer};
 use barman_core::postgres::{connect, ClientEnvironment, PostgresError};
-use barman_tests::{PgCluster, TestContext};
+use barman_tests::{BarmanRole, PgCluster, TestContext};
 
 fn client_environment(ctx: &TestContext) -> ClientEnvironment {
     ClientEnvironment {
@@ -107,4 +108,52 @@ fn replication_connections_refuse_users_without_the_replication_attribute() {
             || error.to_string().contains("permission denied to start WAL sender"),
         "{error}"
     );
+}
+
+fn privileges(ctx: &TestContext, cluster: &PgCluster) -> BackupPrivileges {
+    let client = connect(&cluster.conninfo(), &client_environment(ctx)).unwrap_or_else(|e| panic!("{e}"));
+    PostgresServer::new(client).unwrap().backup_privileges().unwrap()
+}
+
+#[test]
+fn the_seed_standard_user_has_every_backup_privilege_and_a_missing_grant_is_named() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::builder(&ctx).barman_role(BarmanRole::Standard).start();
+    assert_eq!(
+        privileges(&ctx, &cluster),
+        BackupPrivileges {
+            superuser: false,
+            missing_grants: vec![]
+        }
+    );
+    cluster.sql("REVOKE EXECUTE ON FUNCTION pg_switch_wal() FROM barman");
+    cluster.sql("REVOKE pg_read_all_stats FROM barman");
+    let found = privileges(&ctx, &cluster);
+    assert!(!found.sufficient());
+    assert_eq!(
+        found.missing_grants,
+        [
+            "GRANT pg_read_all_settings TO barman",
+            "GRANT pg_read_all_stats TO barman",
+            "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
+        ]
+    );
+}
+
+#[test]
+fn a_superuser_needs_no_grant() {
+    let ctx = TestContext::new();
+    let cluster = PgCluster::builder(&ctx).barman_role(BarmanRole::Superuser).start();
+    let found = privileges(&ctx, &cluster);
+    assert!(found.superuser && found.sufficient());
+    let client = connect(&cluster.conninfo(), &client_environment(&ctx)).unwrap();
+    let mut server = PostgresServer::new(client).unwrap();
+    assert_eq!(server.major_version(), "15");
+    assert_eq!(server.setting("wal_level").unwrap().as_deref(), Some("replica"));
+    assert_eq!(server.setting("no_such_setting").unwrap(), None);
+    assert_eq!(
+        server.system_identifier().unwrap(),
+        cluster.sql("SELECT system_identifier FROM pg_control_system()")
+    );
+    assert!(!server.is_in_recovery().unwrap());
 }

@@ -9,6 +9,7 @@
 pub mod conninfo;
 pub mod pgpass;
 pub mod replication;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,0 +1,189 @@
+//! What Barman asks a PostgreSQL server: its version, the role's privileges, and the settings
+//! and statistics that `check`, `status` and `show-servers` report.
+//!
+//! Privileges follow Barman's rule (superuser, or on PostgreSQL 10+ a role that may read all
+//! settings and statistics and execute the backup and WAL control functions, whose names and
+//! signatures changed in 15), but instead of one yes/no answer [`BackupPrivileges`] lists every
+//! missing grant as the statement that would add it, so a failing check can say exactly what
+//! to run.
+
+use postgres::Client;
+
+/// A session on a PostgreSQL server, with the questions Barman asks.
+pub struct PostgresServer {
+    client: Client,
+    version_num: u32,
+}
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+#[error("query on PostgreSQL failed: {0}")]
+pub struct QueryError(#[from] postgres::Error);
+
+/// The role's backup privileges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPrivileges {
+    /// Whether the role is a superuser.
+    pub superuser: bool,
+    /// The statements that would give the role what it lacks (empty: it has everything).
+    pub missing_grants: Vec<String>,
+}
+
+impl BackupPrivileges {
+    /// Barman's `has_backup_privileges`.
+    pub fn sufficient(&self) -> bool {
+        self.superuser || self.missing_grants.is_empty()
+    }
+}
+
+impl PostgresServer {
+    /// Wraps an open session and reads the server version.
+    pub fn new(mut client: Client) -> Result<Self, QueryError> {
+        let version: String = client.query_one("SHOW server_version_num", &[])?.get(0);
+        let version_num = version.trim().parse().unwrap_or(0);
+        Ok(PostgresServer { client, version_num })
+    }
+
+    /// `server_version_num`, e.g. 150018.
+    pub fn version_num(&self) -> u32 {
+        self.version_num
+    }
+
+    /// The major version as Barman writes it: `15`, or `9.6` before 10.
+    pub fn major_version(&self) -> String {
+        if self.version_num >= 100_000 {
+            (self.version_num / 10_000).to_string()
+        } else {
+            format!("{}.{}", self.version_num / 10_000, self.version_num / 100 % 100)
+        }
+    }
+
+    /// `server_version`, e.g. `15.18`.
+    pub fn server_txt_version(&mut self) -> Result<String, QueryError> {
+        let version: String = self.client.query_one("SHOW server_version", &[])?.get(0);
+        Ok(version.split_whitespace().next().unwrap_or_default().to_string())
+    }
+
+    /// Whether the connected role is a superuser.
+    pub fn is_superuser(&mut self) -> Result<bool, QueryError> {
+        Ok(self
+            .client
+            .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER", &[])?
+            .get(0))
+    }
+
+    /// The role's backup privileges, with the grants it lacks.
+    pub fn backup_privileges(&mut self) -> Result<BackupPrivileges, QueryError> {
+        let superuser = self.is_superuser()?;
+        if superuser {
+            return Ok(BackupPrivileges {
+                superuser,
+                missing_grants: Vec::new(),
+            });
+        }
+        let role: String = self.client.query_one("SELECT CURRENT_USER::text", &[])?.get(0);
+        let mut missing_grants = Vec::new();
+        if self.version_num < 100_000 {
+            missing_grants.push(format!("ALTER ROLE {role} SUPERUSER"));
+            return Ok(BackupPrivileges {
+                superuser,
+                missing_grants,
+            });
+        }
+        if !self.monitoring_privileges()? {
+            missing_grants.push(format!("GRANT pg_read_all_settings TO {role}"));
+            missing_grants.push(format!("GRANT pg_read_all_stats TO {role}"));
+        }
+        for alternatives in self.backup_functions() {
+            let mut granted = false;
+            for function in &alternatives {
+                granted |= self.can_execute(function)?;
+            }
+            if !granted {
+                missing_grants.push(format!("GRANT EXECUTE ON FUNCTION {} TO {role}", alternatives[0]));
+            }
+        }
+        Ok(BackupPrivileges {
+            superuser,
+            missing_grants,
+        })
+    }
+
+    /// Barman's `has_monitoring_privileges`: superuser, `pg_monitor`, or both
+    /// `pg_read_all_settings` and `pg_read_all_stats`.
+    pub fn monitoring_privileges(&mut self) -> Result<bool, QueryError> {
+        let query = "SELECT rolsuper OR pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE') \
+                     OR (pg_has_role(CURRENT_USER, 'pg_read_all_settings', 'USAGE') \
+                         AND pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'USAGE')) \
+                     FROM pg_roles WHERE rolname = CURRENT_USER";
+        Ok(self.client.query_one(query, &[])?.get(0))
+    }
+
+    /// The functions a backup needs, each as its accepted signatures (any one suffices).
+    fn backup_functions(&self) -> Vec<Vec<&'static str>> {
+        let mut functions = if self.version_num >= 150_000 {
+            vec![vec!["pg_backup_start(text, boolean)"], vec!["pg_backup_stop(boolean)"]]
+        } else {
+            vec![
+                vec!["pg_start_backup(text, boolean, boolean)"],
+                vec!["pg_stop_backup(boolean, boolean)", "pg_stop_backup()"],
+            ]
+        };
+        functions.push(vec!["pg_switch_wal()"]);
+        functions.push(vec!["pg_create_restore_point(text)"]);
+        functions
+    }
+
+    fn can_execute(&mut self, function: &str) -> Result<bool, QueryError> {
+        let row = self.client.query_one(
+            "SELECT has_function_privilege(CURRENT_USER, $1, 'EXECUTE')",
+            &[&function],
+        )?;
+        Ok(row.get(0))
+    }
+
+    /// The value of a setting (`SHOW name`), `None` if the server does not know it.
+    pub fn setting(&mut self, name: &str) -> Result<Option<String>, QueryError> {
+        let rows = self
+            .client
+            .query("SELECT setting FROM pg_settings WHERE name = $1", &[&name])?;
+        Ok(rows.first().map(|row| row.get(0)))
+    }
+
+    /// The cluster's system identifier.
+    pub fn system_identifier(&mut self) -> Result<String, QueryError> {
+        Ok(self
+            .client
+            .query_one("SELECT system_identifier::text FROM pg_control_system()", &[])?
+            .get(0))
+    }
+
+    /// Whether the server is a standby.
+    pub fn is_in_recovery(&mut self) -> Result<bool, QueryError> {
+        Ok(self.client.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sufficiency_is_superuser_or_nothing_missing() {
+        let none_missing = BackupPrivileges {
+            superuser: false,
+            missing_grants: vec![],
+        };
+        assert!(none_missing.sufficient());
+        let missing = BackupPrivileges {
+            superuser: false,
+            missing_grants: vec!["GRANT x TO y".into()],
+        };
+        assert!(!missing.sufficient());
+        assert!(BackupPrivileges {
+            superuser: true,
+            ..missing
+        }
+        .sufficient());
+    }
+}
