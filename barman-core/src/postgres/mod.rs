@@ -6,6 +6,7 @@
 //! their meaning, and turns connection failures into [`PostgresError`]s that carry the DSN
 //! with its password redacted and a hint.
 
+pub mod client_tools;
 pub mod conninfo;
 pub mod pgpass;
 pub mod replication;
