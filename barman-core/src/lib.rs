@@ -13,5 +13,7 @@ pub mod locks;
 pub mod postgres;
 pub mod protocol;
 pub mod redact;
+pub mod remote;
+pub mod ssh;
 pub mod wal;
 pub mod xlogdb;

@@ -20,6 +20,7 @@ use crate::os_user::ServerUser;
 use crate::ports::free_loopback_port;
 use crate::process::run_checked;
 use crate::roles::{add_pgpass_entries, create_seed_roles, BarmanRole};
+use crate::ssh_client::configure_server_home;
 use crate::LOOPBACK;
 
 /// Where Debian's postgresql-15 package installs the server and client programs.
@@ -93,6 +94,7 @@ impl PgClusterBuilder<'_> {
         server_user.create_dir(&dir);
         server_user.create_dir(&dir.join("socket"));
         server_user.create_dir(&dir.join("home"));
+        configure_server_home(self.ctx, &dir.join("home"));
 
         let mut cluster = PgCluster {
             data_dir: dir.join("data"),

@@ -52,6 +52,31 @@ pub(crate) fn ensure_client(ctx: &TestContext) -> String {
         .collect()
 }
 
+/// Gives the PostgreSQL server user's `HOME` (that of its `archive_command`) a `.ssh/config`
+/// naming that user's key and the context's `known_hosts`. Clients that read `~/.ssh`
+/// through `$HOME` (libssh2-based ones, not OpenSSH) then find them as on a real pghost.
+pub(crate) fn configure_server_home(ctx: &TestContext, server_home: &Path) {
+    ensure_client(ctx);
+    let ssh_dir = ctx.home().join(".ssh");
+    let identity = identities(&ssh_dir)
+        .into_iter()
+        .find(|identity| identity.local_user == ServerUser::get().name())
+        .expect("a key pair for the server user");
+    let server_user = ServerUser::get();
+    server_user.create_dir(&server_home.join(".ssh"));
+    server_user.write_file(
+        &server_home.join(".ssh/config"),
+        &format!(
+            "# Written by the test harness: the server user's keys and known hosts live in the context.\n\
+             Host *\n\
+             \x20   IdentityFile {}\n\
+             \x20   UserKnownHostsFile {}\n",
+            identity.private_key.display(),
+            ssh_dir.join("known_hosts").display()
+        ),
+    );
+}
+
 /// Records `host_public_key` as the key of the server on `port`, so connections are
 /// verified without prompting.
 pub(crate) fn trust_host(ctx: &TestContext, port: u16, host_public_key: &str) {

@@ -92,6 +92,11 @@ impl Sshd {
         format!("ssh -p {} {}", self.port, self.destination())
     }
 
+    /// The server's public host key, as in its `.pub` file (`ssh-ed25519 AAAA... comment`).
+    pub fn host_public_key(&self) -> String {
+        read_lossy(&self.dir.join("ssh_host_ed25519_key.pub"))
+    }
+
     /// What sshd logged so far (it runs with `-e`: everything goes to this log).
     pub fn log(&self) -> String {
         read_lossy(&self.dir.join("sshd.log"))

@@ -4,4 +4,5 @@
 mod config;
 mod harness;
 mod pg_connection;
+mod wal_clients;
 mod wal_server;

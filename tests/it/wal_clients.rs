@@ -1,0 +1,530 @@
+//! The PostgreSQL-side clients, `barman-wal-archive` and `barman-wal-restore`, against a
+//! real sshd: what PostgreSQL's archiver sees, what lands on the Barman host, and how every
+//! SSH failure is reported (host key unknown or changed, wrong key, unsafe arguments).
+//!
+//! The `interop` tests run the clients against Barman 3.20.1's own server commands (and
+//! Barman's client against ours); they are skipped when Barman is not installed.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use barman_tests::{PgCluster, Sshd, TestContext, LOOPBACK};
+
+/// Where `scripts/setup-interop` installs Barman 3.20.1 for the optional interoperability tier.
+const PYTHON_BARMAN_BIN: &str = "/opt/barman-venv/bin";
+
+/// Segments PostgreSQL must archive through `barman-wal-archive` in the end-to-end test.
+const SEGMENTS_TO_ARCHIVE: usize = 20;
+
+/// The OS user the tests run as: the Barman configuration names it as `barman_user` and the
+/// sshd accepts it as the login user.
+fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name
+}
+
+/// Whether the interoperability tier can run; prints why not otherwise.
+fn python_barman_installed() -> bool {
+    let installed = Path::new(PYTHON_BARMAN_BIN).join("barman").is_file();
+    if !installed {
+        eprintln!("skipped: Barman 3.20.1 not installed at /opt/barman-venv");
+    }
+    installed
+}
+
+/// A Barman host: an sshd whose sessions find `barman` first in `remote_path`, and a
+/// configuration with one active server `pg`.
+struct BarmanHost {
+    sshd: Sshd,
+    config: PathBuf,
+}
+
+impl BarmanHost {
+    /// Our `barman` (the context's PATH puts the built binaries after `bin/`).
+    fn ours(ctx: &TestContext) -> BarmanHost {
+        Self::with_remote_path(ctx, &[barman_tests::binaries_dir()])
+    }
+
+    /// Barman 3.20.1's `barman`.
+    fn python(ctx: &TestContext) -> BarmanHost {
+        Self::with_remote_path(ctx, &[PathBuf::from(PYTHON_BARMAN_BIN)])
+    }
+
+    fn with_remote_path(ctx: &TestContext, remote_path: &[PathBuf]) -> BarmanHost {
+        let sshd = Sshd::start(ctx, remote_path);
+        let config = ctx.write_config(&format!(
+            "[barman]\nbarman_home = {home}\nbarman_user = {user}\nlog_file = {root}/barman.log\n\
+             log_level = DEBUG\n\n\
+             [pg]\ndescription = \"WAL client tests\"\n\
+             conninfo = host={LOOPBACK} port=1 user=barman dbname=postgres\n\
+             backup_method = postgres\narchiver = on\n",
+            home = ctx.barman_home().display(),
+            user = current_user(),
+            root = ctx.root().display(),
+        ));
+        BarmanHost { sshd, config }
+    }
+
+    /// The common arguments of both clients: `-U USER --port PORT -c CONFIG 127.0.0.1`.
+    fn client_args(&self) -> Vec<String> {
+        vec![
+            "-U".to_owned(),
+            self.sshd.user().to_owned(),
+            "--port".to_owned(),
+            self.sshd.port().to_string(),
+            "-c".to_owned(),
+            self.config.display().to_string(),
+            LOOPBACK.to_owned(),
+        ]
+    }
+
+    fn incoming(&self, ctx: &TestContext) -> PathBuf {
+        ctx.barman_home().join("pg/incoming")
+    }
+}
+
+fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A 16 MiB file with a recognisable, non-repeating content, named like a segment.
+fn fake_segment(dir: &Path, name: &str, seed: u8) -> PathBuf {
+    let path = dir.join(name);
+    let content: Vec<u8> = (0..16 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed)
+        .collect();
+    fs::create_dir_all(dir).unwrap();
+    fs::write(&path, content).unwrap();
+    path
+}
+
+/// The OpenSSH fingerprint of a public key (`SHA256:...`).
+fn fingerprint_of(public_key: &str, ctx: &TestContext) -> String {
+    let path = ctx.write_file("fingerprint.pub", public_key);
+    let output = Command::new("ssh-keygen").arg("-lf").arg(&path).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    stdout_of(&output).split_whitespace().nth(1).unwrap().to_owned()
+}
+
+#[test]
+fn unsafe_server_name_or_config_is_refused_before_connecting() {
+    let ctx = TestContext::new();
+    let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
+    // Port 1 on loopback: any connection attempt would fail with exit 3, not 2.
+    for (server, config) in [("pg;touch /tmp/pwned", None), ("pg", Some("/etc/b.conf'; id; '"))] {
+        let mut command = ctx.wal_archive();
+        command.args(["-U", "barman", "--port", "1"]);
+        if let Some(config) = config {
+            command.args(["-c", config]);
+        }
+        let output = command.args([LOOPBACK, server]).arg(&wal).output().unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with("ERROR: ") && stderr.contains("would be interpreted by the shell"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unknown_host_key_is_refused_with_its_fingerprint() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    // Forget every host key the harness recorded.
+    fs::write(ctx.home().join(".ssh/known_hosts"), "").unwrap();
+    let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
+
+    let output = ctx
+        .wal_archive()
+        .args(host.client_args())
+        .arg("pg")
+        .arg(&wal)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let fingerprint = fingerprint_of(&host.sshd.host_public_key(), &ctx);
+    let port = host.sshd.port();
+    assert!(
+        stderr.contains(&format!(
+            "ERROR: the SSH host key of 127.0.0.1 port {port} is not known (ED25519 key fingerprint is {fingerprint})"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("ssh-keyscan -p {port} 127.0.0.1 >> ~/.ssh/known_hosts")),
+        "{stderr}"
+    );
+    assert!(
+        !host.sshd.log().contains("Accepted publickey"),
+        "no authentication may happen with an unverified host"
+    );
+    assert!(!host.incoming(&ctx).join("000000010000000000000001").exists());
+}
+
+#[test]
+fn changed_host_key_is_refused() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    let known_hosts = ctx.home().join(".ssh/known_hosts");
+    // Another key recorded for this host and port: what a man in the middle looks like.
+    let other_key = ctx.root().join("other_host_key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let other_public = fs::read_to_string(other_key.with_extension("pub")).unwrap();
+    let key: Vec<&str> = other_public.split_whitespace().take(2).collect();
+    fs::write(
+        &known_hosts,
+        format!("[{LOOPBACK}]:{} {}\n", host.sshd.port(), key.join(" ")),
+    )
+    .unwrap();
+
+    let output = ctx
+        .wal_archive()
+        .args(host.client_args())
+        .args(["--test", "pg", "DUMMY"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("has CHANGED") && stderr.contains(&known_hosts.display().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("man-in-the-middle"), "{stderr}");
+    assert!(stdout_of(&output).is_empty());
+}
+
+#[test]
+fn a_key_the_server_does_not_accept_is_an_authentication_failure() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    // A home with its own, unknown key and the real known_hosts.
+    let other_home = ctx.root().join("other-home");
+    let ssh_dir = other_home.join(".ssh");
+    fs::create_dir_all(&ssh_dir).unwrap();
+    fs::copy(ctx.home().join(".ssh/known_hosts"), ssh_dir.join("known_hosts")).unwrap();
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(ssh_dir.join("id_ed25519"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let output = ctx
+        .wal_archive()
+        .env("HOME", &other_home)
+        .args(host.client_args())
+        .args(["--test", "pg", "DUMMY"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "ERROR: SSH authentication as '{}' on 127.0.0.1 port {} failed: no key was accepted; tried {} (rejected by the server)",
+            host.sshd.user(),
+            host.sshd.port(),
+            ssh_dir.join("id_ed25519").display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HINT: append this OS user's public key"), "{stderr}");
+}
+
+#[test]
+fn connection_refused_is_an_ssh_problem() {
+    let ctx = TestContext::new();
+    let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind((LOOPBACK, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = ctx
+        .wal_archive()
+        .args(["-U", "barman", "--port", &port.to_string(), LOOPBACK, "pg"])
+        .arg(&wal)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("ERROR: cannot connect to 127.0.0.1 port {port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn wal_path_directory_is_a_local_error() {
+    let ctx = TestContext::new();
+    let output = ctx
+        .wal_archive()
+        .args(["-U", "barman", "--port", "1", LOOPBACK, "pg"])
+        .arg(ctx.root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output),
+        format!("ERROR: WAL_PATH cannot be a directory: {}\n", ctx.root().display())
+    );
+}
+
+/// Waits until PostgreSQL reports `count` archived segments (or a failure), returning
+/// `pg_stat_archiver`'s `archived_count` and `failed_count`.
+fn wait_for_archived(cluster: &PgCluster, count: usize) -> (usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let row = cluster.sql("SELECT archived_count, failed_count FROM pg_stat_archiver");
+        let (archived, failed) = row.split_once('|').unwrap();
+        let (archived, failed): (usize, usize) = (archived.parse().unwrap(), failed.parse().unwrap());
+        if archived >= count || failed > 0 || Instant::now() > deadline {
+            return (archived, failed);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The `archive_command` running our `barman-wal-archive` (found on PostgreSQL's PATH).
+fn wal_archive_command(host: &BarmanHost) -> String {
+    format!(
+        "barman-wal-archive -U {} --port {} -c {} {LOOPBACK} pg %p",
+        host.sshd.user(),
+        host.sshd.port(),
+        host.config.display()
+    )
+}
+
+/// PostgreSQL archives with `archive_command`; returns the cluster and the names of the
+/// segments it switched away from.
+fn archive_segments_through_postgres(ctx: &TestContext, archive_command: &str) -> (PgCluster, Vec<String>) {
+    let cluster = PgCluster::builder(ctx)
+        .wal_level("replica")
+        .archive_mode("on")
+        .archive_command(archive_command)
+        .start();
+    cluster.sql("CREATE TABLE filler (id int, payload text)");
+    let mut switched = Vec::new();
+    for round in 0..SEGMENTS_TO_ARCHIVE {
+        cluster.sql(&format!(
+            "INSERT INTO filler SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g; -- {round}"
+        ));
+        switched.push(cluster.sql("SELECT pg_walfile_name(pg_switch_wal())"));
+    }
+    let (archived, failed) = wait_for_archived(&cluster, SEGMENTS_TO_ARCHIVE);
+    assert_eq!(
+        failed,
+        0,
+        "archive_command failed\n--- PostgreSQL log\n{}",
+        cluster.log()
+    );
+    assert!(
+        archived >= SEGMENTS_TO_ARCHIVE,
+        "only {archived} segments archived\n--- PostgreSQL log\n{}",
+        cluster.log()
+    );
+    (cluster, switched)
+}
+
+/// Every switched segment is in `incoming/` with exactly the bytes PostgreSQL wrote (compared
+/// with the archive_status `.done` copy still in pg_wal, or skipped when recycled).
+fn assert_segments_identical(cluster: &PgCluster, incoming: &Path, segments: &[String]) {
+    let pg_wal = cluster.data_dir().join("pg_wal");
+    let mut compared = 0;
+    for name in segments {
+        let received = incoming.join(name);
+        assert!(received.is_file(), "{name} missing from {}", incoming.display());
+        let received = fs::read(&received).unwrap();
+        assert_eq!(received.len(), 16 * 1024 * 1024, "{name} size");
+        if let Ok(original) = fs::read(pg_wal.join(name)) {
+            assert!(original == received, "{name} differs from PostgreSQL's copy");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "PostgreSQL recycled every segment before the comparison");
+}
+
+/// `--test` prints the server's readiness line, then the empty line Barman's client adds.
+fn assert_test_flag_reports_ready(ctx: &TestContext, host: &BarmanHost) {
+    let output = ctx
+        .wal_archive()
+        .args(host.client_args())
+        .args(["--test", "pg", "DUMMY"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(stdout_of(&output), "Ready to accept WAL files for the server pg\n\n");
+}
+
+/// A server the Barman host does not know: its error and exit status reach the user, not a
+/// broken pipe.
+fn assert_unknown_server_error_is_shown(ctx: &TestContext, host: &BarmanHost) {
+    let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
+    let output = ctx
+        .wal_archive()
+        .args(host.client_args())
+        .arg("nosuchserver")
+        .arg(&wal)
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("ERROR: Unknown server 'nosuchserver'"), "{stderr}");
+    assert!(
+        stderr.ends_with("ERROR: Remote 'barman put-wal' command has failed! (exit status 1)\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn postgres_archives_segments_through_barman_wal_archive() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    let (cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+    assert_segments_identical(&cluster, &host.incoming(&ctx), &segments);
+}
+
+#[test]
+fn test_flag_prints_ready() {
+    let ctx = TestContext::new();
+    assert_test_flag_reports_ready(&ctx, &BarmanHost::ours(&ctx));
+}
+
+#[test]
+fn unknown_server_error_is_shown_with_the_remote_status() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    assert_unknown_server_error_is_shown(&ctx, &host);
+    assert!(stderr_contains_hint(&ctx, &host));
+}
+
+/// Our `barman` adds a HINT to its error; it reaches PostgreSQL's log too.
+fn stderr_contains_hint(ctx: &TestContext, host: &BarmanHost) -> bool {
+    let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000002", 2);
+    let output = ctx
+        .wal_archive()
+        .args(host.client_args())
+        .arg("nosuchserver")
+        .arg(&wal)
+        .output()
+        .unwrap();
+    stderr_of(&output).contains("HINT: 'barman list-servers' shows the configured servers")
+}
+
+mod interop {
+    use super::*;
+
+    #[test]
+    fn postgres_archives_through_our_client_into_python_barman() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        let host = BarmanHost::python(&ctx);
+        let (cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+        assert_segments_identical(&cluster, &host.incoming(&ctx), &segments);
+    }
+
+    #[test]
+    fn test_flag_against_python_barman() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        assert_test_flag_reports_ready(&ctx, &BarmanHost::python(&ctx));
+    }
+
+    #[test]
+    fn unknown_server_error_from_python_barman_is_shown() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        assert_unknown_server_error_is_shown(&ctx, &BarmanHost::python(&ctx));
+    }
+
+    #[test]
+    fn python_client_archives_real_segments_into_our_barman() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        let host = BarmanHost::ours(&ctx);
+        // Barman's client runs as the test user (its interpreter is not readable by the
+        // PostgreSQL user), on segments PostgreSQL archived to a plain directory.
+        let copies = ctx.root().join("copies");
+        fs::create_dir(&copies).unwrap();
+        fs::set_permissions(&copies, fs::Permissions::from_mode(0o777)).unwrap();
+        let (_cluster, segments) = archive_segments_through_postgres(&ctx, &format!("cp %p {}/%f", copies.display()));
+        for (index, name) in segments.iter().take(4).enumerate() {
+            let flags: &[&str] = if index % 2 == 0 { &[] } else { &["--md5"] };
+            let wal = copies.join(name);
+            let output = ctx
+                .command(Path::new(PYTHON_BARMAN_BIN).join("barman-wal-archive"))
+                .args(flags)
+                .args(host.client_args())
+                .arg("pg")
+                .arg(&wal)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(0), "{flags:?}: {}", stderr_of(&output));
+            assert!(
+                fs::read(host.incoming(&ctx).join(name)).unwrap() == fs::read(&wal).unwrap(),
+                "{name}: content differs"
+            );
+        }
+    }
+
+    #[test]
+    fn compressed_and_md5_archives_are_accepted_by_python_barman() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        let host = BarmanHost::python(&ctx);
+        let pg_wal = ctx.root().join("pg_wal");
+        for (index, flags) in [vec!["--md5"], vec!["-z"], vec!["--zstd", "--compression-level", "HIGH"]]
+            .into_iter()
+            .enumerate()
+        {
+            let name = format!("00000001000000000000000{}", index + 1);
+            let wal = fake_segment(&pg_wal, &name, index as u8);
+            let output = ctx
+                .wal_archive()
+                .args(&flags)
+                .args(host.client_args())
+                .arg("pg")
+                .arg(&wal)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(0), "{flags:?}: {}", stderr_of(&output));
+            let received = fs::read(host.incoming(&ctx).join(&name)).unwrap();
+            let original = fs::read(&wal).unwrap();
+            if flags == ["--md5"] {
+                assert!(received == original, "{name}: content differs");
+            } else {
+                let kind = barman_core::compression::identify_compression(&received, None).unwrap();
+                let mut decompressed = Vec::new();
+                barman_core::compression::decompress(kind, received.as_slice(), &mut decompressed).unwrap();
+                assert!(decompressed == original, "{name}: decompressed content differs");
+            }
+        }
+    }
+}
