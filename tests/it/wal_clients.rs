@@ -493,6 +493,18 @@ mod interop {
     }
 
     #[test]
+    fn restore_round_trip_with_python_barman() {
+        if !python_barman_installed() {
+            return;
+        }
+        let ctx = TestContext::new();
+        let host = BarmanHost::python(&ctx);
+        let (_cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+        assert_restore_round_trip(&ctx, &host, &segments);
+        assert_parallel_restore_uses_the_spool(&ctx, &host, &segments);
+    }
+
+    #[test]
     fn compressed_and_md5_archives_are_accepted_by_python_barman() {
         if !python_barman_installed() {
             return;
@@ -527,4 +539,150 @@ mod interop {
             }
         }
     }
+}
+
+/// Runs `barman-wal-restore` (ours) with `extra` options for `wal` into `dest`.
+fn restore(ctx: &TestContext, host: &BarmanHost, extra: &[&str], wal: &str, dest: &Path) -> std::process::Output {
+    ctx.wal_restore()
+        .args(extra)
+        .args(host.client_args())
+        .args(["pg", wal])
+        .arg(dest)
+        .output()
+        .unwrap()
+}
+
+/// Waits until no prefetch is running in `spool` (no `.part` file) and `expected` files are
+/// spooled, or the deadline passes.
+fn wait_for_spool(spool: &Path, expected: &[&String]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let in_progress = fs::read_dir(spool)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|entry| entry.file_name().to_string_lossy().ends_with(".part"))
+            })
+            .unwrap_or(false);
+        let complete = expected.iter().all(|name| spool.join(name.as_str()).is_file());
+        if (complete && !in_progress) || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn wal_dest_directory_is_refused_with_exit_3() {
+    let ctx = TestContext::new();
+    let output = ctx
+        .wal_restore()
+        .args([
+            "-U",
+            "barman",
+            "--port",
+            "1",
+            LOOPBACK,
+            "pg",
+            "000000010000000000000001",
+        ])
+        .arg(ctx.root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        stderr_of(&output),
+        format!("ERROR: WAL_DEST cannot be a directory: {}\n", ctx.root().display())
+    );
+}
+
+#[test]
+fn restore_refuses_unsafe_wal_name_before_connecting() {
+    let ctx = TestContext::new();
+    let output = ctx
+        .wal_restore()
+        .args(["-U", "barman", "--port", "1", LOOPBACK, "pg", "0001'; id; '"])
+        .arg(ctx.root().join("dest"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("WAL_NAME '0001'; id; '' contains"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+/// Fetches every segment back and compares it with what the Barman host received; then the
+/// error paths: a missing WAL, `--test`.
+fn assert_restore_round_trip(ctx: &TestContext, host: &BarmanHost, segments: &[String]) {
+    let restored_dir = ctx.root().join("restored");
+    fs::create_dir_all(&restored_dir).unwrap();
+    for name in segments.iter().take(3) {
+        let dest = restored_dir.join("RECOVERYXLOG");
+        let output = restore(ctx, host, &[], name, &dest);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr_of(&output));
+        assert!(
+            fs::read(&dest).unwrap() == fs::read(host.incoming(ctx).join(name)).unwrap(),
+            "{name}: restored content differs"
+        );
+    }
+    let leftovers: Vec<String> = fs::read_dir(&restored_dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["RECOVERYXLOG".to_owned()],
+        "temporary files left behind"
+    );
+
+    let missing = restored_dir.join("missing");
+    let output = restore(ctx, host, &[], "0000000100000000000000FE", &missing);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("ERROR: WAL file '0000000100000000000000FE' not found in server 'pg'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("ERROR: Remote 'barman get-wal' command has failed! (exit status 1)\n"),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "a failed restore must leave no file at WAL_DEST");
+
+    let output = restore(ctx, host, &["--test"], "IGNORED", &missing);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(stdout_of(&output), "Ready to retrieve WAL files from the server pg\n\n");
+}
+
+/// `-p 4`: the first request fetches directly and starts a prefetch of the next three; the
+/// next request is served from the spool.
+fn assert_parallel_restore_uses_the_spool(ctx: &TestContext, host: &BarmanHost, segments: &[String]) {
+    let spool = ctx.root().join("spool");
+    let spool_arg = spool.display().to_string();
+    let options = ["-p", "4", "--spool-dir", spool_arg.as_str()];
+    let dest = ctx.root().join("RECOVERYXLOG");
+    let output = restore(ctx, host, &options, &segments[0], &dest);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let prefetched: Vec<&String> = segments[1..4].iter().collect();
+    wait_for_spool(&spool, &prefetched);
+    for name in &prefetched {
+        assert!(spool.join(name.as_str()).is_file(), "{name} not prefetched");
+    }
+    for name in &prefetched {
+        let output = restore(ctx, host, &options, name, &dest);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        assert!(
+            !spool.join(name.as_str()).exists(),
+            "{name} should have been taken from the spool"
+        );
+        assert!(
+            fs::read(&dest).unwrap() == fs::read(host.incoming(ctx).join(name.as_str())).unwrap(),
+            "{name}: restored content differs"
+        );
+    }
+    // Each request started a prefetch; let the last ones finish before the sshd goes away.
+    wait_for_spool(&spool, &[]);
 }
