@@ -19,7 +19,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "config-update",
     "delete",
     "generate-manifest",
-    "get-wal",
     "keep",
     "list-backups",
     "list-backup",
@@ -111,6 +110,8 @@ pub enum Command {
     ArchiveWal(ServerName),
     /// Rebuild the WAL catalogue (xlog.db) from the archive content
     RebuildXlogdb(ServerNames),
+    /// Retrieve a WAL file from the archive (to standard output by default)
+    GetWal(GetWal),
     /// Run maintenance tasks for every server (starts WAL archiving)
     Cron(Cron),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
@@ -167,4 +168,36 @@ pub struct Cron {
     /// Keep the standard input, output and error of the started sub-processes
     #[arg(long)]
     pub keep_descriptors: bool,
+}
+
+/// `get-wal` options.
+#[derive(Debug, Args)]
+pub struct GetWal {
+    /// The server name
+    #[arg(value_name = "SERVER_NAME")]
+    pub server_name: String,
+    /// The WAL file to get
+    #[arg(value_name = "WAL_NAME")]
+    pub wal_name: String,
+    /// Put the retrieved WAL file in this directory, under its own name
+    #[arg(short = 'o', long, value_name = "OUTPUT_DIRECTORY")]
+    pub output_directory: Option<PathBuf>,
+    /// Retrieve also partial WAL files (.partial)
+    #[arg(short = 'P', long)]
+    pub partial: bool,
+    /// Compress the output with gzip
+    #[arg(short = 'z', short_alias = 'x', long, overrides_with = "bzip2")]
+    pub gzip: bool,
+    /// Compress the output with bzip2
+    #[arg(short = 'j', long, overrides_with = "gzip")]
+    pub bzip2: bool,
+    /// Do not decompress the output if compressed
+    #[arg(long)]
+    pub keep_compression: bool,
+    /// List up to SIZE WAL file names, starting from the requested one, instead of sending it
+    #[arg(short = 'p', long, value_name = "SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub peek: Option<u64>,
+    /// Check that the server is ready to send WAL files (WAL_NAME is ignored)
+    #[arg(short = 't', long)]
+    pub test: bool,
 }

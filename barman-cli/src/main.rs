@@ -69,6 +69,7 @@ fn run() -> i32 {
         Command::PutWal(args) => commands::wal::put_wal(&config, &args, &mut out),
         Command::ArchiveWal(args) => commands::wal::archive_wal(&config, &args.server_name, &mut out),
         Command::RebuildXlogdb(args) => commands::wal::rebuild_xlogdb(&config, &args.server_name, &mut out),
+        Command::GetWal(args) => commands::wal::get_wal(&config, &args, &mut out),
         Command::Cron(args) => commands::cron::cron(&config, args.keep_descriptors, &mut out),
         Command::Other(_) => unreachable!("handled before loading the configuration"),
     }

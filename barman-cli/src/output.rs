@@ -23,6 +23,8 @@ pub struct Output {
     debug: bool,
     color: bool,
     error_shown: bool,
+    /// Exit status chosen by the command instead of the default for errors.
+    status: Option<i32>,
     json: Map<String, Value>,
 }
 
@@ -35,6 +37,7 @@ impl Output {
             debug,
             color,
             error_shown: false,
+            status: None,
             json: Map::new(),
         }
     }
@@ -69,6 +72,12 @@ impl Output {
         self.error(&format!("{message}\nHINT: {hint}"));
     }
 
+    /// An error that ends the command with its own exit status (`get-wal` uses 3).
+    pub fn error_with_status(&mut self, message: &str, status: i32) {
+        self.error(message);
+        self.status = Some(status);
+    }
+
     /// A fatal configuration error: shown with `FATAL:`; the exit status becomes 1.
     pub fn fatal(&mut self, message: &str) {
         log::error!("{message}");
@@ -100,7 +109,9 @@ impl Output {
             let document = redact_passwords(&sorted_json(&Value::Object(self.json))).into_owned();
             print_line(&mut io::stdout(), &document);
         }
-        if self.error_shown {
+        if let Some(status) = self.status {
+            status
+        } else if self.error_shown {
             EXIT_ERROR
         } else {
             0

@@ -504,6 +504,30 @@ fn archive_wal_compresses_real_segments_into_the_archive_and_catalogues_each_onc
         assert_eq!(columns[3..], ["gzip", "None"]);
     }
 
+    // Every archived segment comes back byte-identical, decompressed, through get-wal.
+    for segment in &segments {
+        let name = name_of(segment);
+        let output = ctx
+            .barman()
+            .arg("-c")
+            .arg(&config)
+            .args(["get-wal", "pg", &name])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{name}");
+        assert!(output.stdout == fs::read(segment).unwrap(), "{name} differs");
+    }
+    let first = name_of(&segments[0]);
+    let peek = run(&ctx, &config, &["get-wal", "--peek", "5", "pg", &first], Vec::new());
+    let following: String = names[..5].iter().map(|name| format!("{name}\n")).collect();
+    assert_eq!(
+        (peek.code, peek.stdout.as_str(), peek.stderr.as_str()),
+        (0, following.as_str(), "")
+    );
+    let last = name_of(segments.last().unwrap());
+    let peek = run(&ctx, &config, &["get-wal", "-p", "5", "pg", &last], Vec::new());
+    assert_eq!(peek.stdout, format!("{last}\n"), "the walk stops at the first gap");
+
     // Barman's own rebuild finds the same files; ours must agree with what archive-wal wrote.
     fs::remove_file(wals.join("pg-xlog.db")).unwrap();
     let rebuilt = run(&ctx, &config, &["rebuild-xlogdb", "pg"], Vec::new());
@@ -654,4 +678,121 @@ fn cron_starts_archive_wal_for_active_servers() {
     assert!(busy
         .stdout
         .ends_with("Another cron process is already running on server pg. Skipping to the next server\n"));
+}
+
+#[test]
+fn get_wal_reports_missing_and_invalid_names_and_unusable_outputs() {
+    let ctx = TestContext::new();
+    let config = write_config(&ctx, "");
+    let incoming = server_dir(&ctx).join("incoming");
+    fs::create_dir_all(&incoming).unwrap();
+    fs::copy(fixture_path(), incoming.join(FIXTURE_SEGMENT)).unwrap();
+
+    let ready = run(
+        &ctx,
+        &config,
+        &["get-wal", "--test", "pg", "dummy_wal_name"],
+        Vec::new(),
+    );
+    assert_eq!(
+        (ready.code, ready.stdout.as_str(), ready.stderr.as_str()),
+        (0, "Ready to retrieve WAL files from the server pg\n", "")
+    );
+    let inactive = run(&ctx, &config, &["get-wal", "-t", "old", "dummy_wal_name"], Vec::new());
+    assert_eq!(inactive.stdout, "Ready to retrieve WAL files from the server old\n");
+
+    let missing = run(
+        &ctx,
+        &config,
+        &["get-wal", "pg", "000000010000000000000009"],
+        Vec::new(),
+    );
+    assert_eq!(
+        (missing.code, missing.stdout.as_str(), missing.stderr.as_str()),
+        (
+            1,
+            "",
+            "ERROR: WAL file '000000010000000000000009' not found in server 'pg'\n"
+        )
+    );
+    let invalid = run(&ctx, &config, &["get-wal", "pg", "nope"], Vec::new());
+    assert_eq!(
+        (invalid.code, invalid.stdout.as_str(), invalid.stderr.as_str()),
+        (3, "", "ERROR: 'nope' is not a valid wal file name\n")
+    );
+    let both = run(
+        &ctx,
+        &config,
+        &["get-wal", "-z", "--keep-compression", "pg", FIXTURE_SEGMENT],
+        Vec::new(),
+    );
+    assert_eq!(
+        (both.code, both.stderr.as_str()),
+        (
+            1,
+            "ERROR: argument `gzip` not allowed with argument `keep-compression`\n"
+        )
+    );
+
+    // From incoming/ (not archived yet), gzip-compressed on request.
+    let output = ctx
+        .barman()
+        .arg("-c")
+        .arg(&config)
+        .args(["get-wal", "-z", "pg", FIXTURE_SEGMENT])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let compressed = ctx.root().join("compressed");
+    fs::write(&compressed, &output.stdout).unwrap();
+    assert_eq!(gunzip(&compressed), fs::read(fixture_path()).unwrap());
+
+    let into = ctx.root().join("restore");
+    fs::create_dir_all(&into).unwrap();
+    let sent = run(
+        &ctx,
+        &config,
+        &["get-wal", "-o", into.to_str().unwrap(), "pg", FIXTURE_SEGMENT],
+        Vec::new(),
+    );
+    assert_eq!(
+        (sent.code, sent.stdout.as_str()),
+        (
+            0,
+            "Sending WAL '000000010000000000000003' for server 'pg' into '[TEMP]/restore/000000010000000000000003' \
+             file\n"
+        )
+    );
+    assert_eq!(
+        fs::read(into.join(FIXTURE_SEGMENT)).unwrap(),
+        fs::read(fixture_path()).unwrap()
+    );
+    let unusable = run(
+        &ctx,
+        &config,
+        &["get-wal", "-o", "/nonexistent", "pg", FIXTURE_SEGMENT],
+        Vec::new(),
+    );
+    assert_eq!(
+        (unusable.code, unusable.stderr.as_str()),
+        (
+            3,
+            "ERROR: Unable to open '/nonexistent/000000010000000000000003' file: No such file or directory (os \
+             error 2)\n"
+        )
+    );
+    let absent = run(
+        &ctx,
+        &config,
+        &[
+            "get-wal",
+            "-o",
+            into.to_str().unwrap(),
+            "pg",
+            "000000010000000000000009",
+        ],
+        Vec::new(),
+    );
+    assert_eq!(absent.code, 1);
+    assert_eq!(listing(&into), [FIXTURE_SEGMENT], "no empty file is left behind");
 }

@@ -8,13 +8,15 @@
 //!   refusing WAL of another cluster and recognising resent files;
 //! * [`archive_wal`]: `barman archive-wal`: move `streaming/` and `incoming/` into `wals/`,
 //!   compressing and cataloguing;
-//! * [`rebuild_xlogdb`]: `barman rebuild-xlogdb`: rewrite the catalogue from `wals/`.
+//! * [`rebuild_xlogdb`]: `barman rebuild-xlogdb`: rewrite the catalogue from `wals/`;
+//! * [`get_wal`]: `barman get-wal`: find a WAL, list the ones that follow, stream it out.
 //!
 //! Stored files may be compressed (by the archiver or by the client); [`content`] reads any of
 //! them as the WAL they hold, which is what duplicates are compared on.
 
 mod archiver;
 pub mod content;
+pub mod get_wal;
 mod layout;
 mod put_wal;
 mod rebuild;
