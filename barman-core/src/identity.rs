@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::durable::write_atomically;
+use crate::file_error::FileError;
 use crate::wal::{PgMajorVersion, WalExpectations};
 
 /// The file name inside the backup directory.
@@ -38,16 +39,8 @@ struct IdentityDocument {
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// Reading or writing failed.
-    #[error("cannot {action} '{}': {source}", path.display())]
-    Io {
-        /// `read` or `write`.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// The content is not Barman's format.
     #[error("'{}' is not a valid identity file: {reason}", path.display())]
     Invalid {
@@ -69,13 +62,7 @@ impl ServerIdentity {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(IdentityError::Io {
-                    action: "read",
-                    path: path.to_owned(),
-                    source,
-                })
-            }
+            Err(source) => return Err(FileError::at("read", path)(source).into()),
         };
         let invalid = |reason: String| IdentityError::Invalid {
             path: path.to_owned(),
@@ -95,11 +82,8 @@ impl ServerIdentity {
 
     /// Writes the identity file atomically, in Barman's format.
     pub fn write(&self, path: &Path) -> Result<(), IdentityError> {
-        write_atomically(path, self.to_json().as_bytes()).map_err(|source| IdentityError::Io {
-            action: "write",
-            path: path.to_owned(),
-            source,
-        })
+        write_atomically(path, self.to_json().as_bytes()).map_err(FileError::at("write", path))?;
+        Ok(())
     }
 
     /// The file content: sorted keys, 4-space indent, trailing newline.

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod compression;
 pub mod config;
 mod durable;
+pub mod file_error;
 pub mod identity;
 pub mod locks;
 pub mod postgres;

@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::durable::{sync_dir, TempFile};
+use crate::file_error::FileError;
 use crate::locks::{LockError, LockFile, LockName};
 
 /// One catalogue line.
@@ -38,16 +39,8 @@ pub enum XlogDbError {
     #[error(transparent)]
     Lock(#[from] LockError),
     /// Reading or writing the catalogue failed.
-    #[error("cannot {action} WAL catalogue '{}': {source}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The catalogue or its temporary file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// A line is not in any of Barman's formats.
     #[error("cannot parse line {line_number} of WAL catalogue '{}': {line:?}", path.display())]
     Parse {
@@ -158,11 +151,7 @@ impl XlogDb {
     }
 
     fn io_error(&self, action: &'static str, source: io::Error) -> XlogDbError {
-        XlogDbError::Io {
-            action,
-            path: self.path.clone(),
-            source,
-        }
+        FileError::at(action, &self.path)(source).into()
     }
 }
 
@@ -180,7 +169,7 @@ impl LockedXlogDb<'_> {
             return Ok(());
         }
         let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
-        let failed = |source| self.db.io_error("append to", source);
+        let failed = |source| self.db.io_error("append to WAL catalogue", source);
         let created = !self.db.path.exists();
         let mut file = OpenOptions::new()
             .append(true)
@@ -200,11 +189,11 @@ impl LockedXlogDb<'_> {
         let file = match File::open(&self.db.path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(self.db.io_error("read", source)),
+            Err(source) => return Err(self.db.io_error("read WAL catalogue", source)),
         };
         let mut entries = Vec::new();
         for (index, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|source| self.db.io_error("read", source))?;
+            let line = line.map_err(|source| self.db.io_error("read WAL catalogue", source))?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -223,7 +212,7 @@ impl LockedXlogDb<'_> {
         let mut temp_name = self.db.path.as_os_str().to_owned();
         temp_name.push(".tmp");
         let temp = TempFile::new(PathBuf::from(temp_name));
-        let failed = |source| self.db.io_error("rewrite", source);
+        let failed = |source| self.db.io_error("rewrite WAL catalogue", source);
         let mut file = File::create(temp.path()).map_err(failed)?;
         let text: String = entries.iter().map(XlogDbEntry::to_line).collect();
         file.write_all(text.as_bytes()).map_err(failed)?;

@@ -14,7 +14,10 @@
 //! directories, the source directory and the catalogue are synced. Those syncs are shared by
 //! the files of a commit group (at most [`GROUP_MAX_FILES`] files or [`GROUP_MAX_AGE`] of
 //! work), which is what lets one run move thousands of segments per second; a file is never
-//! catalogued before it is durable in `wals/`, nor removed from its source before that.
+//! catalogued before it is durable in `wals/`, nor removed from its source before that. A
+//! crash in between leaves the file in both places (the next run drops the source copy as an
+//! identical duplicate) and possibly out of `xlog.db`, as with Barman: `rebuild-xlogdb` adds
+//! it back.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -30,6 +33,7 @@ use crate::compression::{compress, CompressionError, CompressionKind, Compressio
 use crate::config::value::Value;
 use crate::config::ServerConfig;
 use crate::durable::{move_file, rename_no_replace, sync_dir, TempFile};
+use crate::file_error::FileError;
 use crate::locks::{LockError, LockFile, LockName};
 use crate::wal::{WalFileKind, WalFileName};
 use crate::xlogdb::{mtime_seconds, XlogDbEntry, XlogDbError};
@@ -205,16 +209,8 @@ pub enum ArchiveWalError {
     #[error(transparent)]
     Lock(#[from] LockError),
     /// A file operation failed.
-    #[error("cannot {action} '{}': {source}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
     /// Compressing a file failed.
     #[error("cannot compress '{}': {source}", path.display())]
     Compress {
@@ -230,14 +226,6 @@ pub enum ArchiveWalError {
     /// The missing catalogue could not be rebuilt.
     #[error(transparent)]
     Rebuild(#[from] RebuildError),
-}
-
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ArchiveWalError + 'a {
-    move |source| ArchiveWalError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
 }
 
 /// Runs archive-wal for the server laid out as `layout`, reporting progress through `report`.
@@ -286,10 +274,33 @@ enum Stored {
     Duplicate(PathBuf),
 }
 
-/// Archived files whose directory and catalogue syncs are still pending.
+/// How giving a file its archive name went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// The archive name now links to the file.
+    Placed,
+    /// The archive already holds a file under that name.
+    NameTaken,
+    /// The archive is on another filesystem: the file must be copied.
+    OtherFilesystem,
+}
+
+/// Gives the file at `from` the name `destination` too, never replacing a file there.
+fn place(from: &Path, destination: &Path) -> Result<Placement, ArchiveWalError> {
+    match rename_no_replace(from, destination) {
+        Ok(()) => Ok(Placement::Placed),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(Placement::NameTaken),
+        Err(err) if err.raw_os_error() == Some(nix::libc::EXDEV) => Ok(Placement::OtherFilesystem),
+        Err(source) => Err(FileError::at("archive", from)(source).into()),
+    }
+}
+
+/// Archived files whose syncs, source removal and cataloguing are still pending.
 struct CommitGroup {
     entries: Vec<XlogDbEntry>,
     directories: HashSet<PathBuf>,
+    /// The files' original names, removed once their archive names are durable.
+    sources: Vec<PathBuf>,
     started: Instant,
 }
 
@@ -298,6 +309,7 @@ impl CommitGroup {
         CommitGroup {
             entries: Vec::new(),
             directories: HashSet::new(),
+            sources: Vec::new(),
             started: Instant::now(),
         }
     }
@@ -346,6 +358,7 @@ impl ArchiveRun<'_> {
                 Stored::Archived(entry) => {
                     group.entries.push(entry);
                     group.directories.insert(self.destination_dir(&file.name));
+                    group.sources.push(file.path.clone());
                     self.summary.archived += 1;
                 }
                 Stored::AlreadyArchived => self.summary.already_archived += 1,
@@ -396,36 +409,36 @@ impl ArchiveRun<'_> {
         let destination = self.layout.archived_path(&file.name);
         let destination_dir = self.destination_dir(&file.name);
         if !self.created_dirs.contains(&destination_dir) {
-            fs::create_dir_all(&destination_dir).map_err(io_error("create directory", &destination_dir))?;
+            fs::create_dir_all(&destination_dir).map_err(FileError::at("create directory", &destination_dir))?;
             self.created_dirs.insert(destination_dir);
         }
-        let metadata = fs::metadata(&file.path).map_err(io_error("read", &file.path))?;
+        let metadata = fs::metadata(&file.path).map_err(FileError::at("read", &file.path))?;
         // Streamed files are plain by construction; only delivered ones are sniffed.
         let sent_compression = match source {
             WalSource::Streaming => None,
             WalSource::FileArchival => {
                 StoredFile::open(&file.path)
-                    .map_err(io_error("read", &file.path))?
+                    .map_err(FileError::at("read", &file.path))?
                     .compression
             }
         };
         // Files the client compressed are kept as sent; plain ones get the configured compression.
         let recompression = self.settings.compression.filter(|_| sent_compression.is_none());
-        let installed = match recompression {
+        let placement = match recompression {
             None => match self.link_as_is(file, &destination)? {
-                Some(installed) => installed,
-                None => self.write_copy(file, &destination, None, &metadata)?,
+                Placement::OtherFilesystem => self.write_copy(file, &destination, None, &metadata)?,
+                placement => placement,
             },
-            Some(_) if destination.exists() => false,
+            Some(_) if destination.exists() => Placement::NameTaken,
             Some(kind) => self.write_copy(file, &destination, Some(kind), &metadata)?,
         };
-        if !installed {
+        if placement == Placement::NameTaken {
             return self.settle_duplicate(file, &destination);
         }
         let stored_size = match recompression {
             None => metadata.len(),
             Some(_) => fs::metadata(&destination)
-                .map_err(io_error("read", &destination))?
+                .map_err(FileError::at("read", &destination))?
                 .len(),
         };
         Ok(Stored::Archived(XlogDbEntry {
@@ -437,45 +450,32 @@ impl ArchiveRun<'_> {
         }))
     }
 
-    /// Gives the source file its archive name without copying: `Some(true)` when done,
-    /// `Some(false)` when the name is taken, `None` when the archive is on another filesystem.
-    fn link_as_is(&self, file: &Queued, destination: &Path) -> Result<Option<bool>, ArchiveWalError> {
+    /// Gives the source file its archive name as well, without copying.
+    fn link_as_is(&self, file: &Queued, destination: &Path) -> Result<Placement, ArchiveWalError> {
         // A file written by put-wal is already on disk: syncing it costs nothing. A file
         // copied by another archive_command may not be.
         File::open(&file.path)
             .and_then(|opened| opened.sync_data())
-            .map_err(io_error("sync", &file.path))?;
-        match rename_no_replace(&file.path, destination) {
-            Ok(()) => {
-                remove_if_present(&file.path)?;
-                Ok(Some(true))
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(Some(false)),
-            Err(err) if err.raw_os_error() == Some(nix::libc::EXDEV) => Ok(None),
-            Err(source) => Err(ArchiveWalError::Io {
-                action: "archive",
-                path: file.path.clone(),
-                source,
-            }),
-        }
+            .map_err(FileError::at("sync", &file.path))?;
+        place(&file.path, destination)
     }
 
     /// Writes the source (compressed with `compression`, or as is when the archive is on
-    /// another filesystem) to `<destination>.tmp`,
-    /// syncs it, gives it the source's times and mode, then its archive name. Returns whether
-    /// the name was free.
+    /// another filesystem) to `<destination>.tmp`, syncs it, gives it the source's times and
+    /// mode, then its archive name.
     fn write_copy(
         &self,
         file: &Queued,
         destination: &Path,
         compression: Option<CompressionKind>,
         metadata: &fs::Metadata,
-    ) -> Result<bool, ArchiveWalError> {
+    ) -> Result<Placement, ArchiveWalError> {
         let mut temp_name = destination.as_os_str().to_owned();
         temp_name.push(".tmp");
+        // Removed whatever happens: once placed, the archive name is a second link to it.
         let temp = TempFile::new(PathBuf::from(temp_name));
-        let input = File::open(&file.path).map_err(io_error("read", &file.path))?;
-        let mut output = File::create(temp.path()).map_err(io_error("write", temp.path()))?;
+        let input = File::open(&file.path).map_err(FileError::at("read", &file.path))?;
+        let mut output = File::create(temp.path()).map_err(FileError::at("write", temp.path()))?;
         match compression {
             Some(kind) => {
                 compress(kind, self.settings.compression_level, input, &mut output).map_err(|source| {
@@ -486,37 +486,25 @@ impl ArchiveRun<'_> {
                 })?;
             }
             None => {
-                io::copy(&mut &input, &mut output).map_err(io_error("copy", &file.path))?;
+                io::copy(&mut &input, &mut output).map_err(FileError::at("copy", &file.path))?;
             }
         }
         let times = FileTimes::new()
-            .set_accessed(metadata.accessed().map_err(io_error("read", &file.path))?)
-            .set_modified(metadata.modified().map_err(io_error("read", &file.path))?);
+            .set_accessed(metadata.accessed().map_err(FileError::at("read", &file.path))?)
+            .set_modified(metadata.modified().map_err(FileError::at("read", &file.path))?);
         output
             .set_times(times)
             .and_then(|()| output.set_permissions(metadata.permissions()))
             .and_then(|()| output.sync_all())
-            .map_err(io_error("write", temp.path()))?;
-        match rename_no_replace(temp.path(), destination) {
-            Ok(()) => {
-                drop(temp);
-                remove_if_present(&file.path)?;
-                Ok(true)
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(source) => Err(ArchiveWalError::Io {
-                action: "archive",
-                path: file.path.clone(),
-                source,
-            }),
-        }
+            .map_err(FileError::at("write", temp.path()))?;
+        place(temp.path(), destination)
     }
 
     /// The archive holds `destination` already: drop the source if it holds the same WAL,
     /// else move it to `errors/`.
     fn settle_duplicate(&self, file: &Queued, destination: &Path) -> Result<Stored, ArchiveWalError> {
-        let source_content = content_digest(&file.path).map_err(io_error("read", &file.path))?;
-        let archived_content = content_digest(destination).map_err(io_error("read", destination))?;
+        let source_content = content_digest(&file.path).map_err(FileError::at("read", &file.path))?;
+        let archived_content = content_digest(destination).map_err(FileError::at("read", destination))?;
         if source_content == archived_content {
             remove_if_present(&file.path)?;
             return Ok(Stored::AlreadyArchived);
@@ -526,21 +514,26 @@ impl ArchiveRun<'_> {
     }
 
     fn move_to_errors(&self, path: &Path, name: &str, reason: &str) -> Result<PathBuf, ArchiveWalError> {
-        fs::create_dir_all(&self.layout.errors).map_err(io_error("create directory", &self.layout.errors))?;
+        fs::create_dir_all(&self.layout.errors).map_err(FileError::at("create directory", &self.layout.errors))?;
         let target = self.layout.error_path(name, reason);
-        move_file(path, &target).map_err(io_error("move to the errors directory", path))?;
+        move_file(path, &target).map_err(FileError::at("move to the errors directory", path))?;
         Ok(target)
     }
 
-    /// Makes a group's files durable in the archive and catalogues them.
+    /// Makes a group's files durable in the archive, then removes their sources and catalogues
+    /// them. A crash before the removal leaves a file in both places, which the next run
+    /// settles as a duplicate with identical content.
     fn commit(&self, group: CommitGroup, source_dir: &Path) -> Result<(), ArchiveWalError> {
         if group.entries.is_empty() {
             return Ok(());
         }
         for directory in &group.directories {
-            sync_dir(directory).map_err(io_error("sync", directory))?;
+            sync_dir(directory).map_err(FileError::at("sync", directory))?;
         }
-        sync_dir(source_dir).map_err(io_error("sync", source_dir))?;
+        for source in &group.sources {
+            remove_if_present(source)?;
+        }
+        sync_dir(source_dir).map_err(FileError::at("sync", source_dir))?;
         self.layout.xlogdb().lock()?.append(&group.entries)?;
         Ok(())
     }
@@ -548,11 +541,7 @@ impl ArchiveRun<'_> {
 
 fn remove_if_present(path: &Path) -> Result<(), ArchiveWalError> {
     match fs::remove_file(path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(ArchiveWalError::Io {
-            action: "remove",
-            path: path.to_owned(),
-            source: err,
-        }),
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(FileError::at("remove", path)(err).into()),
         _ => Ok(()),
     }
 }
@@ -563,9 +552,9 @@ fn list_batch(source: WalSource, dir: &Path, batch_size: usize) -> Result<Batch,
         Ok(read) => read
             .map(|entry| entry.map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry)))
             .collect::<io::Result<_>>()
-            .map_err(io_error("list", dir))?,
+            .map_err(FileError::at("list", dir))?,
         Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(err) => return Err(io_error("list", dir)(err)),
+        Err(err) => return Err(FileError::at("list", dir)(err).into()),
     };
     // Hidden entries (put-wal's temporary files among them) are not Barman's business.
     entries.retain(|(name, _)| !name.starts_with('.'));

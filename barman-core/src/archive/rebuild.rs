@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::content::StoredFile;
 use super::ArchiveLayout;
+use crate::file_error::FileError;
 use crate::wal::{WalFileKind, WalFileName};
 use crate::xlogdb::{mtime_seconds, XlogDb, XlogDbEntry, XlogDbError};
 
@@ -44,14 +45,8 @@ pub struct SkippedFile {
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     /// Scanning the archive failed.
-    #[error("cannot read '{}' while rebuilding the WAL catalogue: {source}", path.display())]
-    Scan {
-        /// The file or directory.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Scan(#[from] FileError),
     /// The catalogue itself could not be written.
     #[error(transparent)]
     XlogDb(#[from] XlogDbError),
@@ -60,15 +55,14 @@ pub enum RebuildError {
 /// Rewrites the catalogue of the server laid out as `layout` from the content of `wals/`.
 pub fn rebuild_xlogdb(layout: &ArchiveLayout) -> Result<RebuildReport, RebuildError> {
     let db = layout.xlogdb();
-    let scan_failed = |path: &Path| {
-        let path = path.to_owned();
-        move |source| RebuildError::Scan { path, source }
-    };
     if !db.exists() {
-        fs::create_dir_all(&layout.xlogdb_directory).map_err(scan_failed(&layout.xlogdb_directory))?;
+        fs::create_dir_all(&layout.xlogdb_directory)
+            .map_err(FileError::at("create directory", &layout.xlogdb_directory))?;
         let legacy = layout.wals.join(LEGACY_XLOGDB_NAME);
         match fs::remove_file(&legacy) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(scan_failed(&legacy)(err)),
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(FileError::at("remove", &legacy)(err).into())
+            }
             _ => {}
         }
     }
@@ -76,12 +70,12 @@ pub fn rebuild_xlogdb(layout: &ArchiveLayout) -> Result<RebuildReport, RebuildEr
     let mut report = RebuildReport::default();
     let mut entries = Vec::new();
     let catalogue_name = XlogDb::file_name(&layout.server);
-    for (name, path) in sorted_entries(&layout.wals).map_err(scan_failed(&layout.wals))? {
+    for (name, path) in sorted_entries(&layout.wals).map_err(FileError::at("list", &layout.wals))? {
         if name.starts_with(&catalogue_name) {
             continue;
         }
         if path.is_dir() {
-            for (file_name, file_path) in sorted_entries(&path).map_err(scan_failed(&path))? {
+            for (file_name, file_path) in sorted_entries(&path).map_err(FileError::at("list", &path))? {
                 scan_hash_dir_entry(&file_name, file_path, &mut report, &mut entries)?;
             }
         } else if WalFileName::parse(&name).is_ok_and(|wal| wal.kind() == WalFileKind::History) {
@@ -130,12 +124,8 @@ fn scan_hash_dir_entry(
 
 /// The catalogue line of a stored file, from its metadata and magic bytes.
 fn catalogue_entry(name: &str, path: &Path) -> Result<XlogDbEntry, RebuildError> {
-    let failed = |source| RebuildError::Scan {
-        path: path.to_owned(),
-        source,
-    };
-    let metadata = fs::metadata(path).map_err(failed)?;
-    let compression = StoredFile::open(path).map_err(failed)?.compression;
+    let metadata = fs::metadata(path).map_err(FileError::at("read", path))?;
+    let compression = StoredFile::open(path).map_err(FileError::at("read", path))?.compression;
     Ok(XlogDbEntry {
         name: name.to_owned(),
         size: metadata.len(),
