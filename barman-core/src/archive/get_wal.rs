@@ -120,11 +120,11 @@ pub fn peek(layout: &ArchiveLayout, name: &WalFileName, count: u64) -> Vec<Strin
 }
 
 /// Streams `name` to `output` as `options` ask; returns the file it was read from.
-pub fn send_wal(
+pub fn send_wal<W: Write>(
     layout: &ArchiveLayout,
     name: &WalFileName,
     options: &SendOptions,
-    output: &mut dyn Write,
+    output: &mut W,
 ) -> Result<PathBuf, GetWalError> {
     for path in possible_paths(layout, name, options.partial) {
         let file = match File::open(&path) {
@@ -139,7 +139,7 @@ pub fn send_wal(
     Err(GetWalError::NotFound)
 }
 
-fn send_file(mut file: File, path: &Path, options: &SendOptions, output: &mut dyn Write) -> Result<(), GetWalError> {
+fn send_file<W: Write>(mut file: File, path: &Path, options: &SendOptions, output: &mut W) -> Result<(), GetWalError> {
     let read_failed = |source| GetWalError::Read {
         path: path.to_owned(),
         source,
@@ -176,9 +176,9 @@ fn send_file(mut file: File, path: &Path, options: &SendOptions, output: &mut dy
 
 /// Copies decompressed content, telling the decoder's errors (a corrupt stored file) from the
 /// output's (a closed pipe).
-fn copy_content(
+fn copy_content<W: Write>(
     mut content: Box<dyn Read>,
-    output: &mut dyn Write,
+    output: &mut W,
     stored: Option<CompressionKind>,
 ) -> Result<(), GetWalError> {
     let mut chunk = vec![0u8; 64 * 1024];
