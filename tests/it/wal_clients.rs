@@ -428,6 +428,15 @@ fn stderr_contains_hint(ctx: &TestContext, host: &BarmanHost) -> bool {
     stderr_of(&output).contains("HINT: 'barman list-servers' shows the configured servers")
 }
 
+#[test]
+fn restore_round_trip_and_parallel_spool() {
+    let ctx = TestContext::new();
+    let host = BarmanHost::ours(&ctx);
+    let (_cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+    assert_restore_round_trip(&ctx, &host, &segments);
+    assert_parallel_restore_uses_the_spool(&ctx, &host, &segments);
+}
+
 mod interop {
     use super::*;
 
