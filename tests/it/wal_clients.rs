@@ -88,6 +88,24 @@ impl BarmanHost {
     }
 }
 
+/// Runs our `barman-wal-archive` with `extra` options: `server` and the WAL (or test
+/// placeholder) `wal_path`.
+fn archive(
+    ctx: &TestContext,
+    host: &BarmanHost,
+    extra: &[&str],
+    server: &str,
+    wal_path: &Path,
+) -> std::process::Output {
+    ctx.wal_archive()
+        .args(extra)
+        .args(host.client_args())
+        .arg(server)
+        .arg(wal_path)
+        .output()
+        .unwrap()
+}
+
 fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -144,13 +162,7 @@ fn unknown_host_key_is_refused_with_its_fingerprint() {
     fs::write(ctx.home().join(".ssh/known_hosts"), "").unwrap();
     let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
 
-    let output = ctx
-        .wal_archive()
-        .args(host.client_args())
-        .arg("pg")
-        .arg(&wal)
-        .output()
-        .unwrap();
+    let output = archive(&ctx, &host, &[], "pg", &wal);
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     let fingerprint = fingerprint_of(&host.sshd.host_public_key(), &ctx);
@@ -193,12 +205,7 @@ fn changed_host_key_is_refused() {
     )
     .unwrap();
 
-    let output = ctx
-        .wal_archive()
-        .args(host.client_args())
-        .args(["--test", "pg", "DUMMY"])
-        .output()
-        .unwrap();
+    let output = archive(&ctx, &host, &["--test"], "pg", Path::new("DUMMY"));
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(
@@ -362,12 +369,7 @@ fn assert_segments_identical(cluster: &PgCluster, incoming: &Path, segments: &[S
 
 /// `--test` prints the server's readiness line, then the empty line Barman's client adds.
 fn assert_test_flag_reports_ready(ctx: &TestContext, host: &BarmanHost) {
-    let output = ctx
-        .wal_archive()
-        .args(host.client_args())
-        .args(["--test", "pg", "DUMMY"])
-        .output()
-        .unwrap();
+    let output = archive(ctx, host, &["--test"], "pg", Path::new("DUMMY"));
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(stdout_of(&output), "Ready to accept WAL files for the server pg\n\n");
 }
@@ -376,13 +378,7 @@ fn assert_test_flag_reports_ready(ctx: &TestContext, host: &BarmanHost) {
 /// broken pipe.
 fn assert_unknown_server_error_is_shown(ctx: &TestContext, host: &BarmanHost) {
     let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000001", 1);
-    let output = ctx
-        .wal_archive()
-        .args(host.client_args())
-        .arg("nosuchserver")
-        .arg(&wal)
-        .output()
-        .unwrap();
+    let output = archive(ctx, host, &[], "nosuchserver", &wal);
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("ERROR: Unknown server 'nosuchserver'"), "{stderr}");
@@ -418,13 +414,7 @@ fn unknown_server_error_is_shown_with_the_remote_status() {
 /// Our `barman` adds a HINT to its error; it reaches PostgreSQL's log too.
 fn stderr_contains_hint(ctx: &TestContext, host: &BarmanHost) -> bool {
     let wal = fake_segment(&ctx.root().join("pg_wal"), "000000010000000000000002", 2);
-    let output = ctx
-        .wal_archive()
-        .args(host.client_args())
-        .arg("nosuchserver")
-        .arg(&wal)
-        .output()
-        .unwrap();
+    let output = archive(ctx, host, &[], "nosuchserver", &wal);
     stderr_of(&output).contains("HINT: 'barman list-servers' shows the configured servers")
 }
 
@@ -440,48 +430,66 @@ fn restore_round_trip_and_parallel_spool() {
 mod interop {
     use super::*;
 
-    #[test]
-    fn postgres_archives_through_our_client_into_python_barman() {
+    /// A Barman host and its context, in drop order: the servers stop before the directory
+    /// is removed.
+    struct Setup {
+        host: BarmanHost,
+        ctx: TestContext,
+    }
+
+    /// The host runs Barman 3.20.1's `barman` (`python_server`) or ours; `None`, and the test
+    /// is skipped, when Barman 3.20.1 is not installed.
+    fn setup(python_server: bool) -> Option<Setup> {
         if !python_barman_installed() {
-            return;
+            return None;
         }
         let ctx = TestContext::new();
-        let host = BarmanHost::python(&ctx);
-        let (cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
-        assert_segments_identical(&cluster, &host.incoming(&ctx), &segments);
+        let host = if python_server {
+            BarmanHost::python(&ctx)
+        } else {
+            BarmanHost::ours(&ctx)
+        };
+        Some(Setup { host, ctx })
+    }
+
+    #[test]
+    fn postgres_archives_through_our_client_into_python_barman() {
+        let Some(setup) = setup(true) else {
+            return;
+        };
+        let (ctx, host) = (&setup.ctx, &setup.host);
+        let (cluster, segments) = archive_segments_through_postgres(ctx, &wal_archive_command(host));
+        assert_segments_identical(&cluster, &host.incoming(ctx), &segments);
     }
 
     #[test]
     fn test_flag_against_python_barman() {
-        if !python_barman_installed() {
+        let Some(setup) = setup(true) else {
             return;
-        }
-        let ctx = TestContext::new();
-        assert_test_flag_reports_ready(&ctx, &BarmanHost::python(&ctx));
+        };
+        assert_test_flag_reports_ready(&setup.ctx, &setup.host);
     }
 
     #[test]
     fn unknown_server_error_from_python_barman_is_shown() {
-        if !python_barman_installed() {
+        let Some(setup) = setup(true) else {
             return;
-        }
-        let ctx = TestContext::new();
-        assert_unknown_server_error_is_shown(&ctx, &BarmanHost::python(&ctx));
+        };
+        assert_unknown_server_error_is_shown(&setup.ctx, &setup.host);
     }
 
     #[test]
     fn python_client_archives_real_segments_into_our_barman() {
-        if !python_barman_installed() {
+        let Some(setup) = setup(false) else {
             return;
-        }
-        let ctx = TestContext::new();
-        let host = BarmanHost::ours(&ctx);
+        };
+        let (ctx, host) = (&setup.ctx, &setup.host);
         // Barman's client runs as the test user (its interpreter is not readable by the
         // PostgreSQL user), on segments PostgreSQL archived to a plain directory.
         let copies = ctx.root().join("copies");
         fs::create_dir(&copies).unwrap();
         fs::set_permissions(&copies, fs::Permissions::from_mode(0o777)).unwrap();
-        let (_cluster, segments) = archive_segments_through_postgres(&ctx, &format!("cp %p {}/%f", copies.display()));
+        let (_cluster, segments) = archive_segments_through_postgres(ctx, &format!("cp %p {}/%f", copies.display()));
         for (index, name) in segments.iter().take(4).enumerate() {
             let flags: &[&str] = if index % 2 == 0 { &[] } else { &["--md5"] };
             let wal = copies.join(name);
@@ -495,7 +503,7 @@ mod interop {
                 .unwrap();
             assert_eq!(output.status.code(), Some(0), "{flags:?}: {}", stderr_of(&output));
             assert!(
-                fs::read(host.incoming(&ctx).join(name)).unwrap() == fs::read(&wal).unwrap(),
+                fs::read(host.incoming(ctx).join(name)).unwrap() == fs::read(&wal).unwrap(),
                 "{name}: content differs"
             );
         }
@@ -503,23 +511,21 @@ mod interop {
 
     #[test]
     fn restore_round_trip_with_python_barman() {
-        if !python_barman_installed() {
+        let Some(setup) = setup(true) else {
             return;
-        }
-        let ctx = TestContext::new();
-        let host = BarmanHost::python(&ctx);
-        let (_cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
-        assert_restore_round_trip(&ctx, &host, &segments);
-        assert_parallel_restore_uses_the_spool(&ctx, &host, &segments);
+        };
+        let (ctx, host) = (&setup.ctx, &setup.host);
+        let (_cluster, segments) = archive_segments_through_postgres(ctx, &wal_archive_command(host));
+        assert_restore_round_trip(ctx, host, &segments);
+        assert_parallel_restore_uses_the_spool(ctx, host, &segments);
     }
 
     #[test]
     fn compressed_and_md5_archives_are_accepted_by_python_barman() {
-        if !python_barman_installed() {
+        let Some(setup) = setup(true) else {
             return;
-        }
-        let ctx = TestContext::new();
-        let host = BarmanHost::python(&ctx);
+        };
+        let (ctx, host) = (&setup.ctx, &setup.host);
         let pg_wal = ctx.root().join("pg_wal");
         for (index, flags) in [vec!["--md5"], vec!["-z"], vec!["--zstd", "--compression-level", "HIGH"]]
             .into_iter()
@@ -536,7 +542,7 @@ mod interop {
                 .output()
                 .unwrap();
             assert_eq!(output.status.code(), Some(0), "{flags:?}: {}", stderr_of(&output));
-            let received = fs::read(host.incoming(&ctx).join(&name)).unwrap();
+            let received = fs::read(host.incoming(ctx).join(&name)).unwrap();
             let original = fs::read(&wal).unwrap();
             if flags == ["--md5"] {
                 assert!(received == original, "{name}: content differs");
