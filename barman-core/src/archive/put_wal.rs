@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::content::{content_digest, content_prefix, StoredFile};
 use super::ArchiveLayout;
+use crate::file_error::FileError;
 use crate::identity::{IdentityError, ServerIdentity};
 use crate::protocol::{
     commit_received, receive_put_wal, CommitError, CommitOutcome, ExistingCopy, PutWalError, PutWalOrigin,
@@ -65,6 +66,9 @@ pub enum ServerPutWalError {
     /// `identity.json` cannot be read or written.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The backup directory cannot be created for `identity.json`.
+    #[error(transparent)]
+    Directory(#[from] FileError),
     /// Giving the files their final names failed.
     #[error(transparent)]
     Commit(#[from] CommitError),
@@ -112,6 +116,9 @@ pub fn put_wal<R: Read>(
     let known = ServerIdentity::read(&identity_path)?;
     let learned = validate_segments(&batch.files, known, origin, &identity_path)?;
     if let Some(identity) = &learned {
+        // incoming/ may be configured outside the backup directory, which may not exist yet.
+        std::fs::create_dir_all(&layout.backup_directory)
+            .map_err(FileError::at("create directory", &layout.backup_directory))?;
         identity.write(&identity_path)?;
     }
     let received: Vec<ReceivedCopy> = batch.files.iter().map(ReceivedCopy::of).collect();
@@ -333,5 +340,17 @@ mod tests {
             "the file is not the WAL segment its name says; check what archive_command sends"
         );
         assert!(!layout.identity_path().exists());
+    }
+
+    #[test]
+    fn the_identity_is_written_even_when_incoming_lives_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = ArchiveLayout {
+            incoming: dir.path().join("spool/incoming"),
+            ..ArchiveLayout::for_tests(dir.path())
+        };
+        let report = put_wal(&stream_of(WAL, dir.path())[..], &layout, &PutWalOrigin::new("pg")).unwrap();
+        assert!(report.learned_identity.is_some());
+        assert!(layout.identity_path().exists());
     }
 }
