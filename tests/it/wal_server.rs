@@ -796,3 +796,108 @@ fn get_wal_reports_missing_and_invalid_names_and_unusable_outputs() {
     assert_eq!(absent.code, 1);
     assert_eq!(listing(&into), [FIXTURE_SEGMENT], "no empty file is left behind");
 }
+
+/// Where `scripts/setup-interop` installs Barman 3.20.1 for the optional interoperability tier.
+const PYTHON_BARMAN: &str = "/opt/barman-venv/bin/barman";
+
+/// Optional tier: Barman 3.20.1 and this implementation archive the same queue alike (console,
+/// catalogue lines but for the compressed sizes), and each reads the other's archive.
+#[test]
+fn archives_interoperate_with_python_barman_when_installed() {
+    if !Path::new(PYTHON_BARMAN).exists() {
+        eprintln!("skipped: Barman 3.20.1 not installed at {PYTHON_BARMAN} (scripts/setup-interop installs it)");
+        return;
+    }
+    let ctx = TestContext::new();
+    let names = [
+        "000000010000000000000003",
+        "000000010000000000000004",
+        "00000002.history",
+    ];
+    // A modification time with a fraction, as Python prints it in xlog.db.
+    let mtime = std::time::UNIX_EPOCH + Duration::new(1_795_597_737, 605_394_600);
+    let queue = |home: &str| {
+        let config = ctx.write_file(
+            format!("{home}.conf"),
+            &format!(
+                "[barman]\nbarman_home = {root}/{home}\nbarman_user = {user}\n[pg]\nconninfo = host=127.0.0.1 \
+                 port=1\nbackup_method = postgres\narchiver = on\ncompression = gzip\n",
+                root = ctx.root().display(),
+                user = current_user()
+            ),
+        );
+        let incoming = ctx.root().join(home).join("pg/incoming");
+        fs::create_dir_all(&incoming).unwrap();
+        for name in names {
+            let path = incoming.join(name);
+            fs::copy(fixture_path(), &path).unwrap();
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        }
+        config
+    };
+    let ours_config = queue("ours");
+    let theirs_config = queue("theirs");
+    let python = |config: &Path, args: &[&str]| {
+        let output = ctx
+            .command(PYTHON_BARMAN)
+            .arg("-c")
+            .arg(config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+
+    let ours = run(&ctx, &ours_config, &["archive-wal", "pg"], Vec::new());
+    let theirs = String::from_utf8(python(&theirs_config, &["archive-wal", "pg"])).unwrap();
+    assert_eq!(ours.stdout, theirs);
+    let catalogue = |home: &str| -> Vec<String> {
+        fs::read_to_string(ctx.root().join(home).join("pg/wals/pg-xlog.db"))
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let mut columns: Vec<&str> = line.split('\t').collect();
+                columns.remove(1); // the compressed size depends on the gzip implementation
+                columns.join("\t")
+            })
+            .collect()
+    };
+    assert_eq!(catalogue("ours"), catalogue("theirs"));
+    assert_eq!(
+        catalogue("ours")[0],
+        "000000010000000000000003\t1795597737.6053946\tgzip\tNone"
+    );
+
+    for name in names {
+        let from_theirs = ctx
+            .barman()
+            .arg("-c")
+            .arg(&theirs_config)
+            .args(["get-wal", "pg", name])
+            .output()
+            .unwrap();
+        assert!(
+            from_theirs.stdout == fs::read(fixture_path()).unwrap(),
+            "our get-wal of Barman's {name}"
+        );
+        let from_ours = python(&ours_config, &["get-wal", "pg", name]);
+        assert!(
+            from_ours == fs::read(fixture_path()).unwrap(),
+            "Barman's get-wal of our {name}"
+        );
+    }
+    let ours = run(&ctx, &theirs_config, &["rebuild-xlogdb", "pg"], Vec::new());
+    let theirs = String::from_utf8(python(&ours_config, &["rebuild-xlogdb", "pg"])).unwrap();
+    assert_eq!(ours.stdout, theirs);
+}
