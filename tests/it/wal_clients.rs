@@ -567,24 +567,30 @@ fn restore(ctx: &TestContext, host: &BarmanHost, extra: &[&str], wal: &str, dest
         .unwrap()
 }
 
-/// Waits until no prefetch is running in `spool` (no `.part` file) and `expected` files are
-/// spooled, or the deadline passes.
+/// Waits until `expected` files are spooled and no background prefetch for `spool` is
+/// running any more (they stop by themselves once their files are fetched).
 fn wait_for_spool(spool: &Path, expected: &[&String]) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let in_progress = fs::read_dir(spool)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .any(|entry| entry.file_name().to_string_lossy().ends_with(".part"))
-            })
-            .unwrap_or(false);
         let complete = expected.iter().all(|name| spool.join(name.as_str()).is_file());
-        if (complete && !in_progress) || Instant::now() > deadline {
+        if (complete && !prefetch_running(spool)) || Instant::now() > deadline {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a `barman-wal-restore --prefetch-after ... --spool-dir <spool>` process is alive.
+fn prefetch_running(spool: &Path) -> bool {
+    let spool = spool.display().to_string();
+    fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let command_line = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let words: Vec<String> = command_line
+            .split(|&byte| byte == 0)
+            .map(|word| String::from_utf8_lossy(word).into_owned())
+            .collect();
+        words.iter().any(|word| word == "--prefetch-after") && words.contains(&spool)
+    })
 }
 
 #[test]

@@ -78,7 +78,7 @@ impl SshConnection {
         session.set_tcp_stream(stream);
         session.handshake().map_err(protocol_error("handshake"))?;
         known_hosts.verify(&session, &host.hostname, host.port)?;
-        authenticate(&session, &host, &user, local.home())?;
+        authenticate(&session, &host, &user, &local.home)?;
         session.set_timeout(0);
         Ok(SshConnection { session, socket, host })
     }

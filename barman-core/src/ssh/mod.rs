@@ -25,7 +25,7 @@ mod error;
 mod exec;
 mod known_hosts;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use config::{ConnectRequest, ResolvedHost, SshConfig, DEFAULT_SSH_PORT};
 pub use connect::SshConnection;
@@ -96,9 +96,5 @@ impl LocalUser {
             local_user: &self.name,
             home: &self.home,
         }))
-    }
-
-    fn home(&self) -> &Path {
-        &self.home
     }
 }
