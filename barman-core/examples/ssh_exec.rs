@@ -45,7 +45,11 @@ fn main() -> ExitCode {
 fn run(destination: &Destination, command: &str) -> Result<i32, SshError> {
     let connection = SshConnection::connect(&LocalUser::current()?, destination)?;
     let mut process = connection.start(command)?;
-    let copied = io::copy(&mut io::stdin().lock(), &mut process.stdin());
+    // Large writes keep SSH packets full, as the WAL clients do.
+    let copied = io::copy(
+        &mut io::stdin().lock(),
+        &mut io::BufWriter::with_capacity(256 * 1024, process.stdin()),
+    );
     copied.map_err(|err| process.transfer_error(&err))?;
     let exit = process.finish()?;
     let mut stdout = io::stdout().lock();
