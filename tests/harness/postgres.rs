@@ -39,6 +39,7 @@ const PG_HBA: &str = "\
 # Written by the test harness. The admin role sets the cluster up through the socket;
 # every other client connects over 127.0.0.1 with a password, as a Barman host would.
 local   all          postgres                  trust
+local   replication  postgres                  trust
 host    all          all        127.0.0.1/32   scram-sha-256
 host    replication  all        127.0.0.1/32   scram-sha-256
 ";
@@ -87,26 +88,9 @@ impl PgClusterBuilder<'_> {
 
     /// Creates the cluster, starts it, creates the roles and adds them to `.pgpass`.
     pub fn start(self) -> PgCluster {
-        static CLUSTER_NUMBER: AtomicUsize = AtomicUsize::new(1);
-        let number = CLUSTER_NUMBER.fetch_add(1, Ordering::Relaxed);
-        let dir = self.ctx.root().join(format!("postgres-{number}"));
-        let server_user = ServerUser::get();
-        server_user.create_dir(&dir);
-        server_user.create_dir(&dir.join("socket"));
-        server_user.create_dir(&dir.join("home"));
-        configure_server_home(self.ctx, &dir.join("home"));
-
-        let mut cluster = PgCluster {
-            data_dir: dir.join("data"),
-            socket_dir: dir.join("socket"),
-            log_path: dir.join("postgres.log"),
-            server_home: dir.join("home"),
-            path_env: self.ctx.path_env(),
-            port: 0,
-            postmaster_pid: None,
-        };
+        let mut cluster = self.new_cluster();
         cluster.init();
-        server_user.write_file(&cluster.data_dir.join("pg_hba.conf"), PG_HBA);
+        ServerUser::get().write_file(&cluster.data_dir.join("pg_hba.conf"), PG_HBA);
         append_file(
             &cluster.data_dir.join("postgresql.conf"),
             "include 'harness.conf'\n",
@@ -116,6 +100,43 @@ impl PgClusterBuilder<'_> {
         create_seed_roles(&cluster, self.barman_role);
         add_pgpass_entries(self.ctx.home(), cluster.port);
         cluster
+    }
+}
+
+impl PgClusterBuilder<'_> {
+    /// Starts a cluster from `base_backup` (a directory [`PgCluster::base_backup`] made, moved
+    /// into place) in archive recovery (`recovery.signal`), with the builder's settings
+    /// (`restore_command`, recovery targets, ...). Roles and `.pgpass` entries are those of
+    /// the backed-up cluster.
+    pub fn start_from_base_backup(self, base_backup: &Path) -> PgCluster {
+        let mut cluster = self.new_cluster();
+        std::fs::rename(base_backup, &cluster.data_dir).expect("move the base backup into place");
+        ServerUser::get().write_file(&cluster.data_dir.join("recovery.signal"), "");
+        cluster.start_on_free_port(&self.settings);
+        add_pgpass_entries(self.ctx.home(), cluster.port);
+        cluster
+    }
+
+    /// A stopped cluster's directories: data directory not created yet, server home with
+    /// its ssh configuration.
+    fn new_cluster(&self) -> PgCluster {
+        static CLUSTER_NUMBER: AtomicUsize = AtomicUsize::new(1);
+        let number = CLUSTER_NUMBER.fetch_add(1, Ordering::Relaxed);
+        let dir = self.ctx.root().join(format!("postgres-{number}"));
+        let server_user = ServerUser::get();
+        server_user.create_dir(&dir);
+        server_user.create_dir(&dir.join("socket"));
+        server_user.create_dir(&dir.join("home"));
+        configure_server_home(self.ctx, &dir.join("home"));
+        PgCluster {
+            data_dir: dir.join("data"),
+            socket_dir: dir.join("socket"),
+            log_path: dir.join("postgres.log"),
+            server_home: dir.join("home"),
+            path_env: self.ctx.path_env(),
+            port: 0,
+            postmaster_pid: None,
+        }
     }
 }
 
@@ -201,6 +222,26 @@ impl PgCluster {
         String::from_utf8_lossy(&output.stdout)
             .trim_end_matches('\n')
             .to_owned()
+    }
+
+    /// Takes a base backup with `pg_basebackup` (fast checkpoint, no WAL: recovery must get it
+    /// from `restore_command`) into a new directory below `ctx`'s root and returns it.
+    pub fn base_backup(&self, ctx: &TestContext) -> PathBuf {
+        static BACKUP_NUMBER: AtomicUsize = AtomicUsize::new(1);
+        let target = ctx
+            .root()
+            .join(format!("base-backup-{}", BACKUP_NUMBER.fetch_add(1, Ordering::Relaxed)));
+        // The server user writes it; the test's root belongs to the test user.
+        ServerUser::get().create_dir(&target);
+        let mut basebackup = self.server_command(&Path::new(PG_BIN_DIR).join("pg_basebackup"));
+        basebackup
+            .arg("-d")
+            .arg(self.admin_conninfo())
+            .arg("-D")
+            .arg(&target)
+            .args(["-X", "none", "-c", "fast", "--no-sync"]);
+        run_checked(&mut basebackup);
+        target
     }
 
     /// Stops the server (`fast`, then `immediate`, then SIGKILL); does nothing if it is
