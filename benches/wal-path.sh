@@ -169,9 +169,17 @@ median_of() { awk '{ print $4 }' "$1"; }
 floor=$(awk -v a="$(median_of "$work/floor-ssh")" -v b="$(median_of "$work/floor-dd")" 'BEGIN { printf "%.1f", a + b }')
 report "(a) floor per segment (sum of the medians)" "$floor ms"
 report "    reference: libssh2 exec of cat, 16 MiB on stdin" "$(cat "$work/reference-cat")"
-# The floor above leaves out moving the 16 MiB through SSH; this one includes it.
+# The floor above leaves out moving the 16 MiB through SSH; these include it, one per direction.
 transfer_floor=$(awk -v a="$(median_of "$work/reference-cat")" -v b="$(median_of "$work/floor-dd")" 'BEGIN { printf "%.1f", a + b }')
-report "(a) floor with the transfer (exec of cat + durable write)" "$transfer_floor ms"
+report "(a) floor with the upload (exec of cat + durable write)" "$transfer_floor ms"
+for i in $(seq "$runs"); do
+  t=$(now_ns)
+  HOME=$client_home "$release/examples/ssh_exec" -p "$sshd_port" "$login_user@127.0.0.1" "cat $work/segments/${names[$i]}" |
+    dd of="$work/floor-download.data" bs=1M conv=fsync status=none
+  echo $(( $(now_ns) - t ))
+done | stats > "$work/reference-download"
+download_floor=$(median_of "$work/reference-download")
+report "(a) floor with the download (exec of cat into a durable file)" "$(cat "$work/reference-download")"
 
 # Times $runs calls of a client; $1 label, $2 archive|restore, $3 client directory, $4 config.
 time_client() {
@@ -188,7 +196,9 @@ time_client() {
     fi
     echo $(( $(now_ns) - t ))
   done | stats > "$work/timing"
-  report "$label" "$(cat "$work/timing")  ($(awk -v m="$(median_of "$work/timing")" -v f="$floor" -v t="$transfer_floor" \
+  local direction_floor=$transfer_floor
+  [ "$kind" = restore ] && direction_floor=$download_floor
+  report "$label" "$(cat "$work/timing")  ($(awk -v m="$(median_of "$work/timing")" -v f="$floor" -v t="$direction_floor" \
     'BEGIN { printf "%.2f x floor, %.2f x floor with transfer", m / f, m / t }'))"
 }
 
