@@ -36,6 +36,42 @@ impl BackupPrivileges {
     }
 }
 
+/// A timestamp as the server reports it, in the session's time zone.
+pub type Timestamp = chrono::DateTime<chrono::FixedOffset>;
+
+/// The row of `pg_stat_archiver`, with Barman's two derived values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiverStats {
+    /// WAL files archived successfully since the statistics were reset.
+    pub archived_count: i64,
+    /// The last WAL file archived successfully.
+    pub last_archived_wal: Option<String>,
+    /// When it was archived.
+    pub last_archived_time: Option<Timestamp>,
+    /// Failed attempts to archive a WAL file.
+    pub failed_count: i64,
+    /// The WAL file of the last failed attempt.
+    pub last_failed_wal: Option<String>,
+    /// When the last attempt failed.
+    pub last_failed_time: Option<Timestamp>,
+    /// When these statistics were last reset.
+    pub stats_reset: Option<Timestamp>,
+    /// Barman's `is_archiving`: `archive_mode` is `on` or `always`, and the last failure (if
+    /// any) is older than the last success or concerns a history file already superseded.
+    /// `None` when the server cannot tell (a failure and no success yet): not archiving.
+    pub is_archiving: Option<bool>,
+    /// Barman's `current_archived_wals_per_second`: `archived_count` over the seconds since
+    /// `stats_reset`, exactly as the server computed it (a decimal number).
+    pub current_archived_wals_per_second: Option<String>,
+}
+
+impl ArchiverStats {
+    /// `current_archived_wals_per_second` as a number.
+    pub fn archived_wals_per_second(&self) -> Option<f64> {
+        self.current_archived_wals_per_second.as_deref()?.parse().ok()
+    }
+}
+
 impl PostgresServer {
     /// Wraps an open session and reads the server version.
     pub fn new(mut client: Client) -> Result<Self, QueryError> {
@@ -162,6 +198,40 @@ impl PostgresServer {
     pub fn is_in_recovery(&mut self) -> Result<bool, QueryError> {
         Ok(self.client.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
     }
+
+    /// The `pg_stat_archiver` row, with Barman's `is_archiving` and archiving rate.
+    pub fn archiver_stats(&mut self) -> Result<ArchiverStats, QueryError> {
+        let query = "SELECT archived_count, last_archived_wal, \
+                     to_char(last_archived_time, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), \
+                     failed_count, last_failed_wal, \
+                     to_char(last_failed_time, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), \
+                     to_char(stats_reset, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), \
+                     current_setting('archive_mode') IN ('on', 'always') \
+                     AND (last_failed_wal IS NULL \
+                          OR last_failed_wal LIKE '%.history' \
+                             AND substring(last_failed_wal from 1 for 8) \
+                                 <= substring(last_archived_wal from 1 for 8) \
+                          OR last_failed_time <= last_archived_time), \
+                     (archived_count::numeric / EXTRACT(EPOCH FROM age(now(), stats_reset)))::text \
+                     FROM pg_stat_archiver";
+        let row = self.client.query_one(query, &[])?;
+        Ok(ArchiverStats {
+            archived_count: row.get(0),
+            last_archived_wal: row.get(1),
+            last_archived_time: timestamp(row.get(2)),
+            failed_count: row.get(3),
+            last_failed_wal: row.get(4),
+            last_failed_time: timestamp(row.get(5)),
+            stats_reset: timestamp(row.get(6)),
+            is_archiving: row.get(7),
+            current_archived_wals_per_second: row.get(8),
+        })
+    }
+}
+
+/// Parses a timestamp written by `to_char(..., 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM')`.
+pub(crate) fn timestamp(text: Option<String>) -> Option<Timestamp> {
+    chrono::DateTime::parse_from_rfc3339(&text?).ok()
 }
 
 #[cfg(test)]
