@@ -5,10 +5,12 @@
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
 pub mod archive;
+pub mod catalog;
 pub mod compression;
 pub mod config;
 mod durable;
 pub mod file_error;
+pub mod human;
 pub mod identity;
 pub mod locks;
 pub mod postgres;
