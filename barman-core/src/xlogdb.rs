@@ -140,6 +140,11 @@ impl XlogDb {
         self.path.exists()
     }
 
+    /// Whether the catalogue is missing or empty: nothing has been archived yet.
+    pub fn is_empty(&self) -> bool {
+        fs::metadata(&self.path).map_or(true, |metadata| metadata.len() == 0)
+    }
+
     /// Takes the catalogue lock (waiting for any holder); every access goes through it.
     pub fn lock(&self) -> Result<LockedXlogDb<'_>, XlogDbError> {
         let lock = LockFile::acquire(&self.lock_directory, LockName::XlogDb(&self.server))?;
@@ -205,6 +210,37 @@ impl LockedXlogDb<'_> {
             entries.push(entry);
         }
         Ok(entries)
+    }
+
+    /// Calls `visit` with every non-empty line (without its newline), in file order, without
+    /// building entries: passes over large catalogues parse only the lines they need.
+    pub fn scan(&self, mut visit: impl FnMut(&str)) -> Result<(), XlogDbError> {
+        let file = match File::open(&self.db.path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(self.db.io_error("read WAL catalogue", source)),
+        };
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let mut line = Vec::with_capacity(128);
+        for line_number in 1.. {
+            line.clear();
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|source| self.db.io_error("read WAL catalogue", source))?;
+            if read == 0 {
+                break;
+            }
+            let text = std::str::from_utf8(&line).map_err(|_| XlogDbError::Parse {
+                path: self.db.path.clone(),
+                line_number,
+                line: String::from_utf8_lossy(&line).into_owned(),
+            })?;
+            let text = text.trim_end_matches(['\n', '\r']);
+            if !text.trim().is_empty() {
+                visit(text);
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the whole catalogue with `entries`, atomically.
@@ -285,6 +321,7 @@ mod tests {
         assert_eq!(db.path(), dir.path().join("pg-xlog.db"));
         assert!(!db.exists());
         assert_eq!(db.lock().unwrap().read().unwrap(), vec![]);
+        assert!(db.is_empty());
         db.lock()
             .unwrap()
             .append(&[entry("000000010000000000000002", Some("gzip"))])
@@ -293,7 +330,12 @@ mod tests {
             .unwrap()
             .append(&[entry("000000010000000000000003", None), entry("00000002.history", None)])
             .unwrap();
+        assert!(!db.is_empty());
         let names: Vec<String> = db.lock().unwrap().read().unwrap().into_iter().map(|e| e.name).collect();
+        let mut scanned = Vec::new();
+        db.lock().unwrap().scan(|line| scanned.push(line.to_owned())).unwrap();
+        assert_eq!(scanned.len(), 3);
+        assert_eq!(scanned[2], "00000002.history\t16515\t1795597737.6053946\tNone\tNone");
         assert_eq!(
             names,
             [

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     disabled_reasons: Vec<String>,
     /// Warnings Barman prints whenever a command uses this server.
     usage_warnings: Vec<String>,
+    /// Options written with a value that was ignored as invalid.
+    invalid_options: Vec<&'static str>,
 }
 
 /// The outcome of looking for a value in one place.
@@ -53,9 +55,14 @@ impl ServerConfig {
             sources: Vec::with_capacity(SERVER_OPTIONS.len()),
             disabled_reasons: Vec::new(),
             usage_warnings: Vec::new(),
+            invalid_options: Vec::new(),
         };
         for spec in SERVER_OPTIONS {
+            let reported = diagnostics.len();
             let (value, source) = server.resolve_option(doc, global, spec, diagnostics);
+            if diagnostics.len() > reported {
+                server.invalid_options.push(spec.name);
+            }
             server.values.push(value);
             server.sources.push(source);
         }
@@ -329,6 +336,12 @@ impl ServerConfig {
     /// Why the server is disabled, one message per problem.
     pub fn disabled_reasons(&self) -> &[String] {
         &self.disabled_reasons
+    }
+
+    /// Whether option `key` was written with an invalid value (reported when the configuration
+    /// was read, then ignored).
+    pub fn has_invalid_value(&self, key: &str) -> bool {
+        self.invalid_options.contains(&key)
     }
 
     /// Warnings to show whenever a command works on this server.

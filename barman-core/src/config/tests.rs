@@ -209,6 +209,8 @@ fn typed_values_are_parsed_and_invalid_ones_warned_and_defaulted() {
     assert_eq!(shown(pg, "check_timeout"), "10", "falls back to the [barman] value");
     assert_eq!(shown(pg, "minimum_redundancy"), "0");
     assert_eq!(shown(pg, "backup_method"), "rsync");
+    assert!(pg.has_invalid_value("check_timeout"));
+    assert!(!pg.has_invalid_value("retention_policy"));
     let file = fx.path("barman.conf").display().to_string();
     assert_eq!(
         warnings(&config),
