@@ -17,6 +17,7 @@
 //! The built binaries are looked up next to the test executable: run
 //! `cargo build --workspace --bins` before `cargo test`.
 
+mod barman_host;
 mod binaries;
 mod context;
 mod files;
@@ -28,6 +29,7 @@ mod roles;
 mod ssh_client;
 mod sshd;
 
+pub use barman_host::{python_barman_installed, BarmanHost, PYTHON_BARMAN_BIN};
 pub use binaries::{binaries_dir, built_binary};
 pub use context::{TestContext, SYSTEM_PATH};
 pub use postgres::{PgCluster, PgClusterBuilder, PG_BIN_DIR};

@@ -11,82 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use barman_tests::{PgCluster, Sshd, TestContext, LOOPBACK};
-
-/// Where `scripts/setup-interop` installs Barman 3.20.1 for the optional interoperability tier.
-const PYTHON_BARMAN_BIN: &str = "/opt/barman-venv/bin";
+use barman_tests::{python_barman_installed, BarmanHost, PgCluster, TestContext, LOOPBACK, PYTHON_BARMAN_BIN};
 
 /// Segments PostgreSQL must archive through `barman-wal-archive` in the end-to-end test.
 const SEGMENTS_TO_ARCHIVE: usize = 20;
-
-/// The OS user the tests run as: the Barman configuration names it as `barman_user` and the
-/// sshd accepts it as the login user.
-fn current_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .unwrap()
-        .unwrap()
-        .name
-}
-
-/// Whether the interoperability tier can run; prints why not otherwise.
-fn python_barman_installed() -> bool {
-    let installed = Path::new(PYTHON_BARMAN_BIN).join("barman").is_file();
-    if !installed {
-        eprintln!("skipped: Barman 3.20.1 not installed at /opt/barman-venv");
-    }
-    installed
-}
-
-/// A Barman host: an sshd whose sessions find `barman` first in `remote_path`, and a
-/// configuration with one active server `pg`.
-struct BarmanHost {
-    sshd: Sshd,
-    config: PathBuf,
-}
-
-impl BarmanHost {
-    /// Our `barman` (the context's PATH puts the built binaries after `bin/`).
-    fn ours(ctx: &TestContext) -> BarmanHost {
-        Self::with_remote_path(ctx, &[barman_tests::binaries_dir()])
-    }
-
-    /// Barman 3.20.1's `barman`.
-    fn python(ctx: &TestContext) -> BarmanHost {
-        Self::with_remote_path(ctx, &[PathBuf::from(PYTHON_BARMAN_BIN)])
-    }
-
-    fn with_remote_path(ctx: &TestContext, remote_path: &[PathBuf]) -> BarmanHost {
-        let sshd = Sshd::start(ctx, remote_path);
-        let config = ctx.write_config(&format!(
-            "[barman]\nbarman_home = {home}\nbarman_user = {user}\nlog_file = {root}/barman.log\n\
-             log_level = DEBUG\n\n\
-             [pg]\ndescription = \"WAL client tests\"\n\
-             conninfo = host={LOOPBACK} port=1 user=barman dbname=postgres\n\
-             backup_method = postgres\narchiver = on\n",
-            home = ctx.barman_home().display(),
-            user = current_user(),
-            root = ctx.root().display(),
-        ));
-        BarmanHost { sshd, config }
-    }
-
-    /// The common arguments of both clients: `-U USER --port PORT -c CONFIG 127.0.0.1`.
-    fn client_args(&self) -> Vec<String> {
-        vec![
-            "-U".to_owned(),
-            self.sshd.user().to_owned(),
-            "--port".to_owned(),
-            self.sshd.port().to_string(),
-            "-c".to_owned(),
-            self.config.display().to_string(),
-            LOOPBACK.to_owned(),
-        ]
-    }
-
-    fn incoming(&self, ctx: &TestContext) -> PathBuf {
-        ctx.barman_home().join("pg/incoming")
-    }
-}
 
 /// Runs our `barman-wal-archive` with `extra` options: `server` and the WAL (or test
 /// placeholder) `wal_path`.
@@ -308,16 +236,6 @@ fn wait_for_archived(cluster: &PgCluster, count: usize) -> (usize, usize) {
     }
 }
 
-/// The `archive_command` running our `barman-wal-archive` (found on PostgreSQL's PATH).
-fn wal_archive_command(host: &BarmanHost) -> String {
-    format!(
-        "barman-wal-archive -U {} --port {} -c {} {LOOPBACK} pg %p",
-        host.sshd.user(),
-        host.sshd.port(),
-        host.config.display()
-    )
-}
-
 /// PostgreSQL archives with `archive_command`; returns the cluster and the names of the
 /// segments it switched away from.
 fn archive_segments_through_postgres(ctx: &TestContext, archive_command: &str) -> (PgCluster, Vec<String>) {
@@ -393,7 +311,7 @@ fn assert_unknown_server_error_is_shown(ctx: &TestContext, host: &BarmanHost) {
 fn postgres_archives_segments_through_barman_wal_archive() {
     let ctx = TestContext::new();
     let host = BarmanHost::ours(&ctx);
-    let (cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+    let (cluster, segments) = archive_segments_through_postgres(&ctx, &host.wal_archive_command());
     assert_segments_identical(&cluster, &host.incoming(&ctx), &segments);
 }
 
@@ -422,7 +340,7 @@ fn stderr_contains_hint(ctx: &TestContext, host: &BarmanHost) -> bool {
 fn restore_round_trip_and_parallel_spool() {
     let ctx = TestContext::new();
     let host = BarmanHost::ours(&ctx);
-    let (_cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+    let (_cluster, segments) = archive_segments_through_postgres(&ctx, &host.wal_archive_command());
     assert_restore_round_trip(&ctx, &host, &segments);
     assert_parallel_restore_uses_the_spool(&ctx, &host, &segments);
 }
@@ -458,7 +376,7 @@ mod interop {
             return;
         };
         let (ctx, host) = (&setup.ctx, &setup.host);
-        let (cluster, segments) = archive_segments_through_postgres(ctx, &wal_archive_command(host));
+        let (cluster, segments) = archive_segments_through_postgres(ctx, &host.wal_archive_command());
         assert_segments_identical(&cluster, &host.incoming(ctx), &segments);
     }
 
@@ -515,7 +433,7 @@ mod interop {
             return;
         };
         let (ctx, host) = (&setup.ctx, &setup.host);
-        let (_cluster, segments) = archive_segments_through_postgres(ctx, &wal_archive_command(host));
+        let (_cluster, segments) = archive_segments_through_postgres(ctx, &host.wal_archive_command());
         assert_restore_round_trip(ctx, host, &segments);
         assert_parallel_restore_uses_the_spool(ctx, host, &segments);
     }
@@ -716,7 +634,7 @@ fn assert_parallel_restore_uses_the_spool(ctx: &TestContext, host: &BarmanHost, 
 fn archived_wal_is_catalogued_restored_identical_and_replayed_by_recovery() {
     let ctx = TestContext::new();
     let host = BarmanHost::ours(&ctx);
-    let (cluster, segments) = archive_segments_through_postgres(&ctx, &wal_archive_command(&host));
+    let (cluster, segments) = archive_segments_through_postgres(&ctx, &host.wal_archive_command());
     let sent: Vec<Vec<u8>> = segments
         .iter()
         .map(|name| fs::read(host.incoming(&ctx).join(name)).unwrap())
@@ -764,14 +682,8 @@ fn archived_wal_is_catalogued_restored_identical_and_replayed_by_recovery() {
         assert!(fs::read(&dest).unwrap() == *content, "{name}: restored content differs");
     }
 
-    let restore_command = format!(
-        "barman-wal-restore -U {} --port {} -c {} {LOOPBACK} pg %f %p",
-        host.sshd.user(),
-        host.sshd.port(),
-        host.config.display()
-    );
     let recovered = PgCluster::builder(&ctx)
-        .setting("restore_command", &restore_command)
+        .setting("restore_command", &host.wal_restore_command())
         .setting("recovery_target_action", "promote")
         .start_from_base_backup(&base_backup);
     let deadline = Instant::now() + Duration::from_secs(60);
