@@ -12,7 +12,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Barman sub-commands (and their aliases) that this release does not implement yet.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "backup",
-    "check",
     "check-backup",
     "check-wal-archive",
     "config-switch",
@@ -114,6 +113,8 @@ pub enum Command {
     GetWal(GetWal),
     /// Run maintenance tasks for every server (starts WAL archiving)
     Cron(Cron),
+    /// Check if the server configuration is working
+    Check(Check),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -168,6 +169,20 @@ pub struct Cron {
     /// Keep the standard input, output and error of the started sub-processes
     #[arg(long)]
     pub keep_descriptors: bool,
+}
+
+/// `check` options.
+#[derive(Debug, Args)]
+pub struct Check {
+    /// Nagios plugin compatible output
+    #[arg(long)]
+    pub nagios: bool,
+    /// Seconds the check of each server may take (0: no limit); overrides check_timeout
+    #[arg(long, value_name = "CHECK_TIMEOUT")]
+    pub check_timeout: Option<u64>,
+    /// Server names ('all' for every server)
+    #[arg(value_name = "SERVER_NAME", required = true)]
+    pub server_name: Vec<String>,
 }
 
 /// `get-wal` options.

@@ -71,6 +71,7 @@ fn run() -> i32 {
         Command::RebuildXlogdb(args) => commands::wal::rebuild_xlogdb(&config, &args.server_name, &mut out),
         Command::GetWal(args) => commands::wal::get_wal(&config, &args, &mut out),
         Command::Cron(args) => commands::cron::cron(&config, args.keep_descriptors, &mut out),
+        Command::Check(args) => commands::check::check(&config, &args, &mut out),
         Command::Other(_) => unreachable!("handled before loading the configuration"),
     }
     out.finish()

@@ -25,6 +25,8 @@ pub struct Output {
     error_shown: bool,
     /// Exit status chosen by the command instead of the default for errors.
     status: Option<i32>,
+    /// Nothing is printed (the command writes its own report, as `check --nagios`).
+    silent: bool,
     json: Map<String, Value>,
 }
 
@@ -38,14 +40,41 @@ impl Output {
             color,
             error_shown: false,
             status: None,
+            silent: false,
             json: Map::new(),
+        }
+    }
+
+    /// From now on nothing is printed, not even the JSON document; messages are still logged
+    /// and still decide the exit status.
+    pub fn silence(&mut self) {
+        self.silent = true;
+    }
+
+    /// Whether an error has been reported so far.
+    pub fn error_shown(&self) -> bool {
+        self.error_shown
+    }
+
+    /// Ends the command with `status` (a failure) without printing anything more.
+    pub fn fail_with_status(&mut self, status: i32) {
+        self.error_shown = true;
+        self.status = Some(status);
+    }
+
+    /// `text` in the colour of ANSI code `color` when colours are on (`32` green, `31` red).
+    pub fn paint(&self, text: &str, color: &str) -> String {
+        if self.color {
+            format!("\x1b[{color}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
         }
     }
 
     /// A normal message (stdout).
     pub fn info(&mut self, message: &str) {
         log::info!("{message}");
-        if self.quiet {
+        if self.quiet || self.silent {
             return;
         }
         match self.format {
@@ -105,7 +134,7 @@ impl Output {
 
     /// Writes the JSON document if any and returns the exit status.
     pub fn finish(self) -> i32 {
-        if self.format == Format::Json {
+        if self.format == Format::Json && !self.silent {
             let document = redact_passwords(&sorted_json(&Value::Object(self.json))).into_owned();
             print_line(&mut io::stdout(), &document);
         }
@@ -119,6 +148,9 @@ impl Output {
     }
 
     fn labelled(&mut self, field: &str, label: &str, color: &str, message: &str) {
+        if self.silent {
+            return;
+        }
         match self.format {
             Format::Console => {
                 let label = if self.color {

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod check;
 pub mod compression;
 pub mod config;
 mod durable;

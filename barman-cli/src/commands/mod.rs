@@ -4,6 +4,7 @@
 //! that involve several servers (overlapping directories) stop multi-server commands; whether
 //! an inactive or disabled server is skipped, reported or used depends on the command.
 
+pub mod check;
 pub mod cron;
 pub mod diagnose;
 pub mod servers;

@@ -9,6 +9,8 @@
 
 use postgres::Client;
 
+use crate::wal::{SegmentSize, WalFileName};
+
 /// A session on a PostgreSQL server, with the questions Barman asks.
 pub struct PostgresServer {
     client: Client,
@@ -232,6 +234,71 @@ impl PostgresServer {
 /// Parses a timestamp written by `to_char(..., 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM')`.
 pub(crate) fn timestamp(text: Option<String>) -> Option<Timestamp> {
     chrono::DateTime::parse_from_rfc3339(&text?).ok()
+}
+
+/// A physical replication slot, as `pg_replication_slots` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationSlot {
+    /// Whether a client streams from it right now.
+    pub active: bool,
+    /// The oldest WAL position it keeps; `None` until a client first used it.
+    pub restart_lsn: Option<String>,
+}
+
+impl PostgresServer {
+    /// The physical replication slot `name`, `None` if it does not exist.
+    pub fn replication_slot(&mut self, name: &str) -> Result<Option<ReplicationSlot>, QueryError> {
+        let rows = self.client.query(
+            "SELECT active, restart_lsn::text FROM pg_replication_slots \
+             WHERE slot_type = 'physical' AND slot_name = $1",
+            &[&name],
+        )?;
+        Ok(rows.first().map(|row| ReplicationSlot {
+            active: row.get(0),
+            restart_lsn: row.get(1),
+        }))
+    }
+
+    /// How many tablespaces live outside the data directory.
+    pub fn tablespace_count(&mut self) -> Result<i64, QueryError> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_tablespace WHERE pg_tablespace_location(oid) != ''",
+                &[],
+            )?
+            .get(0))
+    }
+
+    /// Closes the current WAL segment with `pg_switch_wal()`, as Barman's `switch-wal` does:
+    /// the name of the segment it closed, or `None` when the current one was still empty (no
+    /// switch needed). The caller checks privileges and recovery first: both make it fail.
+    pub fn switch_wal(&mut self) -> Result<Option<String>, QueryError> {
+        // From PostgreSQL 17 the name at a segment boundary is the new segment's, not the one
+        // just finished: take the previous one, as older versions report it.
+        let position = "SELECT file_name, file_offset::bigint, \
+                        (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') \
+                        FROM pg_walfile_name_offset(pg_current_wal_insert_lsn())";
+        let before = self.client.query_one(position, &[])?;
+        let mut closed: String = before.get(0);
+        if self.version_num >= 170_000 && before.get::<_, i64>(1) == 0 {
+            let size = u64::try_from(before.get::<_, i64>(2))
+                .ok()
+                .and_then(|b| SegmentSize::new(b).ok());
+            if let (Some(size), Ok(name)) = (size, WalFileName::parse(&closed)) {
+                if let Some(previous) = name.segment().and_then(|segment| segment.previous(size)) {
+                    closed = previous.to_string();
+                }
+            }
+        }
+        self.client.execute("SELECT pg_switch_wal()", &[])?;
+        let after: String = self
+            .client
+            .query_one("SELECT pg_walfile_name(pg_current_wal_insert_lsn())", &[])?
+            .get(0);
+        let before_name: String = before.get(0);
+        Ok((before_name < after).then_some(closed))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,538 @@
+//! Checks on the live PostgreSQL server: connection and version, privileges, streaming,
+//! `wal_level`, standby set-up, replication slot, system identifier, and the WAL archivers
+//! (pg_receivewal and receive-wal for streaming; `archive_mode`, `archive_command` and
+//! `pg_stat_archiver` for `archive_command` shipping).
+
+use super::live::{LivePostgres, PostgresFacts};
+use super::{hint, CheckResult, Checker};
+use crate::identity::ServerIdentity;
+use crate::locks::{LockFile, LockName};
+use crate::postgres::client_tools::{ClientTool, ToolInstallation, ToolNotFound};
+use crate::postgres::server::ArchiverStats;
+
+/// The oldest PostgreSQL Barman supports.
+const MINIMAL_VERSION_NUM: u32 = 90_600;
+
+impl Checker<'_> {
+    /// `PostgreSQL`, then (when connected) privileges, `PostgreSQL streaming`, `wal_level`,
+    /// the standby checks; then `replication slot`.
+    pub(super) fn check_postgres(&mut self) {
+        self.start("PostgreSQL");
+        let probe = self.live.postgres.as_mut().map(|pending| pending.get());
+        let failure = match probe {
+            None => Some("conninfo is not set: add 'conninfo = host=PGHOST user=barman dbname=postgres'".to_owned()),
+            Some(Err(error)) => Some(error.clone()),
+            Some(Ok(_)) => None,
+        };
+        if let Some(failure) = failure {
+            self.report(CheckResult::failed("PostgreSQL", failure));
+        } else if let Some(live) = self.live.postgres() {
+            let version = (live.facts.version_num, live.facts.server_txt_version.clone());
+            let privileges = live.facts.privileges.clone();
+            let wal_level = live.facts.wal_level.clone();
+            if version.0 < MINIMAL_VERSION_NUM {
+                self.report(CheckResult::failed(
+                    "PostgreSQL",
+                    hint(
+                        &format!(
+                            "unsupported version: PostgreSQL server is too old ({} < 9.6.0)",
+                            version.1
+                        ),
+                        "upgrade PostgreSQL to 9.6 or newer",
+                    ),
+                ));
+                return;
+            }
+            self.report(CheckResult::ok("PostgreSQL", None));
+            if let Some(privileges) = privileges {
+                self.start("superuser or standard user with backup privileges");
+                if privileges.sufficient() {
+                    self.report(CheckResult::ok(
+                        "superuser or standard user with backup privileges",
+                        None,
+                    ));
+                } else {
+                    self.report(CheckResult::failed(
+                        "no access to backup functions",
+                        hint(
+                            "privileges for PostgreSQL backup functions are required (see documentation)",
+                            &format!("as a superuser, run: {}", privileges.missing_grants.join("; ")),
+                        ),
+                    ));
+                }
+            }
+            self.check_streaming_connection();
+            if let Some(wal_level) = wal_level {
+                self.check_wal_level(&wal_level);
+            }
+            if self.server.text("primary_conninfo").is_some() {
+                self.check_standby();
+            }
+        }
+        self.check_replication_slot();
+    }
+
+    /// `PostgreSQL streaming`, when the backup method or the streaming archiver needs it.
+    fn check_streaming_connection(&mut self) {
+        let result = match self.live.streaming.as_mut().map(|pending| pending.get()) {
+            None => return,
+            Some(Ok(_)) => CheckResult::ok("PostgreSQL streaming", None),
+            Some(Err(error)) => CheckResult::failed("PostgreSQL streaming", streaming_advice(error)),
+        };
+        self.start("PostgreSQL streaming");
+        self.report(result);
+    }
+
+    fn check_wal_level(&mut self, wal_level: &str) {
+        self.start("wal_level");
+        if wal_level == "minimal" {
+            self.report(CheckResult::failed(
+                "wal_level",
+                hint(
+                    "please set it to a higher level than 'minimal'",
+                    "set wal_level = replica in postgresql.conf and restart PostgreSQL",
+                ),
+            ));
+        } else {
+            self.report(CheckResult::ok("wal_level", None));
+        }
+    }
+
+    /// With `primary_conninfo`, `conninfo` must reach a standby of that primary.
+    fn check_standby(&mut self) {
+        self.start("PostgreSQL server is standby");
+        let (in_recovery, standby_id) = self.live.postgres().map_or((None, None), |live| {
+            (live.facts.in_recovery, live.facts.system_identifier.clone())
+        });
+        if in_recovery != Some(true) {
+            self.report(CheckResult::failed(
+                "PostgreSQL server is standby",
+                hint(
+                    "conninfo should point to a standby server if primary_conninfo is set",
+                    "point conninfo at the standby, or remove primary_conninfo to back up this primary directly",
+                ),
+            ));
+            return;
+        }
+        self.report(CheckResult::ok("PostgreSQL server is standby", None));
+        let primary = match self.live.primary.as_mut().map(|pending| pending.get()) {
+            Some(Ok(primary)) => (primary.in_recovery, primary.system_identifier.clone()),
+            Some(Err(error)) => (None, Some(format!("unreachable: {error}"))),
+            None => (None, None),
+        };
+        self.start("Primary server is not a standby");
+        if primary.0 == Some(true) {
+            self.report(CheckResult::failed(
+                "Primary server is not a standby",
+                hint(
+                    "primary_conninfo should point to a primary server, not a standby",
+                    "point primary_conninfo at the server the standby replicates from",
+                ),
+            ));
+        } else {
+            self.report(CheckResult::ok("Primary server is not a standby", None));
+        }
+        self.start("Primary and standby have same system ID");
+        if standby_id.is_some() && standby_id == primary.1 {
+            self.report(CheckResult::ok("Primary and standby have same system ID", None));
+        } else {
+            self.report(CheckResult::failed(
+                "Primary and standby have same system ID",
+                hint(
+                    "primary_conninfo and conninfo should point to primary and standby servers which share \
+                     the same system identifier",
+                    &format!(
+                        "conninfo reaches system {}, primary_conninfo {}",
+                        standby_id.as_deref().unwrap_or("unknown"),
+                        primary.1.as_deref().unwrap_or("unknown")
+                    ),
+                ),
+            ));
+        }
+    }
+
+    /// `replication slot`, when `slot_name` is set.
+    fn check_replication_slot(&mut self) {
+        let Some(slot_name) = self.server.text("slot_name").map(str::to_owned) else {
+            return;
+        };
+        self.start("replication slot");
+        let name = self.server.name().to_owned();
+        let connected = self.live.postgres().is_some();
+        let slot = self.live.postgres().and_then(|live| live.facts.slot.clone()).flatten();
+        let streaming = self.server.streaming_archiver();
+        let start_advice = format!(
+            "start it: 'barman cron' starts receive-wal when streaming_archiver = on (or run 'barman receive-wal {name}')"
+        );
+        let result = match (streaming, slot) {
+            (true, None) => CheckResult::failed(
+                "replication slot",
+                hint(
+                    &format!(
+                        "replication slot '{slot_name}' doesn't exist. Please execute 'barman receive-wal \
+                         --create-slot {name}'"
+                    ),
+                    if connected {
+                        "or set create_slot = auto so that receive-wal creates it"
+                    } else {
+                        "PostgreSQL could not be queried: see the PostgreSQL check"
+                    },
+                ),
+            ),
+            (true, Some(slot)) if slot.restart_lsn.is_none() => CheckResult::failed(
+                "replication slot",
+                hint(
+                    &format!("slot '{slot_name}' not initialised: is 'receive-wal' running?"),
+                    &start_advice,
+                ),
+            ),
+            (true, Some(slot)) if !slot.active => CheckResult::failed(
+                "replication slot",
+                hint(
+                    &format!("slot '{slot_name}' not active: is 'receive-wal' running?"),
+                    &start_advice,
+                ),
+            ),
+            (true, Some(_)) => CheckResult::ok("replication slot", None),
+            (false, Some(slot)) if slot.restart_lsn.is_some() => {
+                let state = if slot.active { "active" } else { "initialised" };
+                CheckResult::ok(
+                    "replication slot",
+                    Some(format!(
+                        "WARNING: slot '{slot_name}' is {state} but not required by the current config"
+                    )),
+                )
+            }
+            (false, _) => return,
+        };
+        self.report(result);
+    }
+
+    /// `systemid coherence`: the replication and normal sessions reach the same cluster, the
+    /// one recorded in `identity.json`.
+    pub(super) fn check_identity(&mut self) {
+        self.start("systemid coherence");
+        let streaming_id = match self.live.streaming.as_mut().map(|pending| pending.get()) {
+            Some(Ok(facts)) => Some(facts.system_identifier.clone()),
+            _ => None,
+        };
+        let postgres_id = self
+            .live
+            .postgres()
+            .and_then(|live| live.facts.system_identifier.clone());
+        if let (Some(streaming), Some(postgres)) = (&streaming_id, &postgres_id) {
+            if streaming != postgres {
+                return self.report(CheckResult::failed(
+                    "systemid coherence",
+                    hint(
+                        "is the streaming DSN targeting the same server of the PostgreSQL connection string?",
+                        &format!(
+                            "conninfo reaches system {postgres}, streaming_conninfo system {streaming}: make both \
+                             point to the same PostgreSQL server"
+                        ),
+                    ),
+                ));
+            }
+        }
+        let Some(live_id) = streaming_id.or(postgres_id) else {
+            return self.report(CheckResult::ok(
+                "systemid coherence",
+                Some("no system Id available".into()),
+            ));
+        };
+        let Some(path) = self.server.path("backup_directory").map(ServerIdentity::path) else {
+            return self.report(CheckResult::ok(
+                "systemid coherence",
+                Some("no system Id stored on disk".into()),
+            ));
+        };
+        let result = match ServerIdentity::read(&path) {
+            Ok(None) => CheckResult::ok("systemid coherence", Some("no system Id stored on disk".into())),
+            Ok(Some(stored)) if stored.system_identifier.to_string() == live_id => {
+                CheckResult::ok("systemid coherence", None)
+            }
+            Ok(Some(stored)) => CheckResult::failed(
+                "systemid coherence",
+                hint(
+                    &format!(
+                        "the system Id of the connected PostgreSQL server changed, stored in \"{}\"",
+                        path.display()
+                    ),
+                    &format!(
+                        "the archive belongs to system {}, the server is system {live_id}: if conninfo is right and \
+                         this is a new cluster, configure it as a new Barman server (or move this server's \
+                         directories away first)",
+                        stored.system_identifier
+                    ),
+                ),
+            ),
+            Err(error) => CheckResult::failed(
+                "systemid coherence",
+                format!("{error}; restore it from a copy or remove it so that it is written again"),
+            ),
+        };
+        self.report(result);
+    }
+
+    /// The archivers' checks: streaming first, then `archive_command`, as Barman orders them.
+    pub(super) fn check_archivers(&mut self) {
+        if self.server.streaming_archiver() {
+            self.check_streaming_archiver();
+        }
+        if self.server.archiver() {
+            self.check_file_archiver();
+        }
+    }
+
+    fn check_streaming_archiver(&mut self) {
+        self.start("pg_receivexlog");
+        let name = self.server.name().to_owned();
+        let tool = self.live.pg_receivewal.as_mut().map(|pending| pending.get().clone());
+        let server_version = self.streaming_version();
+        self.report_tool(ClientTool::PgReceivewal, tool, server_version);
+        self.start("receive-wal running");
+        let lock = LockFile::path_in(&self.environment.lock_directory, LockName::ReceiveWal(&name));
+        let running = lock.exists()
+            && LockFile::is_busy(&self.environment.lock_directory, LockName::ReceiveWal(&name)).unwrap_or(false);
+        self.report(if running {
+            CheckResult::ok("receive-wal running", None)
+        } else {
+            CheckResult::failed(
+                "receive-wal running",
+                hint(
+                    "See the Barman log file for more details",
+                    &format!(
+                        "no receive-wal holds {}: 'barman cron' starts it when streaming_archiver = on (or run \
+                         'barman receive-wal {name}')",
+                        lock.display()
+                    ),
+                ),
+            )
+        });
+    }
+
+    /// `<tool>` and `<tool> compatible` (Barman's names: `pg_basebackup`, `pg_receivexlog`).
+    pub(super) fn report_tool(
+        &mut self,
+        tool: ClientTool,
+        found: Option<Result<ToolInstallation, ToolNotFound>>,
+        server_version: (Option<u32>, Option<String>),
+    ) {
+        let label = match tool {
+            ClientTool::PgBasebackup => "pg_basebackup",
+            ClientTool::PgReceivewal => "pg_receivexlog",
+        };
+        let installation = match found {
+            Some(Ok(installation)) => {
+                self.report(CheckResult::ok(label, None));
+                Some(installation)
+            }
+            Some(Err(missing)) => {
+                self.report(CheckResult::failed(label, format!("{missing}; {}", missing.hint())));
+                None
+            }
+            None => None,
+        };
+        let compatible_name = format!("{label} compatible");
+        self.start(if tool == ClientTool::PgBasebackup {
+            "pg_basebackup compatible"
+        } else {
+            "pg_receivexlog compatible"
+        });
+        let (version_num, version_text) = server_version;
+        let compatible = match (&installation, version_num) {
+            (Some(installation), Some(num)) => installation.compatible_with(num),
+            _ => false,
+        };
+        if compatible {
+            return self.report(CheckResult::ok(&compatible_name, None));
+        }
+        // Barman prints `Unknown` for a missing pg_basebackup and `None` for pg_receivexlog.
+        let missing_version = if tool == ClientTool::PgBasebackup {
+            "Unknown"
+        } else {
+            "None"
+        };
+        let barman = format!(
+            "PostgreSQL version: {}, {label} version: {}",
+            version_text.as_deref().unwrap_or("None"),
+            installation.as_ref().map_or(missing_version, |i| i.version.as_str())
+        );
+        let program = tool.names()[0];
+        let advice = match (&installation, version_num) {
+            (None, _) => format!("install {program} (see the {label} check)"),
+            (Some(_), None) => "the server's version is unknown: fix the streaming connection first".to_owned(),
+            (Some(installation), Some(num)) => {
+                let major = if num >= 100_000 {
+                    (num / 10_000).to_string()
+                } else {
+                    format!("{}.{}", num / 10_000, num / 100 % 100)
+                };
+                format!(
+                    "{} is too old for the server: install {program} {major} or newer (Debian/Ubuntu: \
+                     'apt-get install postgresql-client-{major}') and point path_prefix at its directory",
+                    installation.path.display()
+                )
+            }
+        };
+        self.report(CheckResult::failed(&compatible_name, hint(&barman, &advice)));
+    }
+
+    /// The server's version as the replication session tells it (`15.18`, `None` unknown).
+    pub(super) fn streaming_version(&mut self) -> (Option<u32>, Option<String>) {
+        match self.live.streaming.as_mut().map(|pending| pending.get()) {
+            Some(Ok(facts)) => (facts.version_num, facts.version_num.map(version_text)),
+            _ => (None, None),
+        }
+    }
+
+    fn check_file_archiver(&mut self) {
+        self.start("archive_mode");
+        let Some(live) = self.live.postgres() else {
+            return;
+        };
+        let facts: &PostgresFacts = &live.facts;
+        let (mode, command, archiver) = (
+            facts.archive_mode.clone(),
+            facts.archive_command.clone(),
+            facts.archiver.clone(),
+        );
+        let Some(mode) = mode else {
+            return;
+        };
+        let name = self.server.name().to_owned();
+        if mode == "on" || mode == "always" {
+            self.report(CheckResult::ok("archive_mode", None));
+        } else {
+            self.report(CheckResult::failed(
+                "archive_mode",
+                hint(
+                    "please set it to 'on' or 'always'",
+                    "set archive_mode = on in postgresql.conf and restart PostgreSQL",
+                ),
+            ));
+        }
+        self.start("archive_command");
+        match command.filter(|c| !c.is_empty() && c != "(disabled)") {
+            Some(command) => {
+                self.report(CheckResult::ok("archive_command", None));
+                self.start("continuous archiving");
+                if let Some(result) = continuous_archiving(archiver.as_ref(), &command) {
+                    self.report(result);
+                }
+            }
+            None => self.report(CheckResult::failed(
+                "archive_command",
+                hint(
+                    "please set it accordingly to documentation",
+                    &format!(
+                        "set archive_command = 'barman-wal-archive BARMAN_HOST {name} %p' in postgresql.conf \
+                         (BARMAN_HOST: this host as PostgreSQL reaches it over SSH; archive_mode must be on), then \
+                         reload PostgreSQL"
+                    ),
+                ),
+            )),
+        }
+    }
+
+    /// Barman's WAL archive check, when nothing is archived yet: `pg_switch_wal()` so that a
+    /// WAL reaches the archive. Whether to wait for it afterwards.
+    pub(super) fn switch_wal_for_check(&mut self) -> bool {
+        let Some(LivePostgres { server, facts }) = self.live.postgres() else {
+            return false;
+        };
+        if facts.in_recovery == Some(true) {
+            // A standby cannot switch, but its primary's WAL may still arrive.
+            return true;
+        }
+        if !facts.privileges.as_ref().is_some_and(|p| p.sufficient()) {
+            return false;
+        }
+        let switched = server.switch_wal();
+        if switched.is_ok() {
+            // The archiver's statistics change with the switch: read them again.
+            facts.archiver = server.archiver_stats().ok();
+        }
+        switched.is_ok()
+    }
+}
+
+/// `continuous archiving`, from `pg_stat_archiver`. Barman leaves it out when the server
+/// cannot tell (failures and no success yet); this reports that case as failing.
+fn continuous_archiving(stats: Option<&ArchiverStats>, command: &str) -> Option<CheckResult> {
+    let stats = stats?;
+    let archiving = match stats.is_archiving {
+        Some(archiving) => archiving,
+        None if stats.failed_count > 0 => false,
+        None => return None,
+    };
+    if archiving {
+        return Some(CheckResult::ok("continuous archiving", None));
+    }
+    let failed = match (&stats.last_failed_wal, &stats.last_failed_time) {
+        (Some(wal), Some(time)) => format!("{wal} at {}", time.format("%Y-%m-%d %H:%M:%S%:z")),
+        (Some(wal), None) => wal.clone(),
+        _ => "a WAL".to_owned(),
+    };
+    let succeeded = match (&stats.last_archived_wal, &stats.last_archived_time) {
+        (Some(wal), Some(time)) => format!("last success: {wal} at {}", time.format("%Y-%m-%d %H:%M:%S%:z")),
+        _ => "no success yet".to_owned(),
+    };
+    Some(CheckResult::failed(
+        "continuous archiving",
+        format!(
+            "PostgreSQL's archiver failed {} times, last on {failed} ({succeeded}): run archive_command '{command}' \
+             as the postgres user to see why, and read PostgreSQL's log",
+            stats.failed_count
+        ),
+    ))
+}
+
+/// `150018` → `15.18`, `90624` → `9.6.24`, as Barman writes versions it computed.
+fn version_text(num: u32) -> String {
+    if num >= 100_000 {
+        format!("{}.{}", num / 10_000, num % 100)
+    } else {
+        format!("{}.{}.{}", num / 10_000, num / 100 % 100, num % 100)
+    }
+}
+
+/// The replication session's error, with what to change for the usual causes.
+fn streaming_advice(error: &str) -> String {
+    let setting = if error.contains("max_wal_senders") {
+        Some("set max_wal_senders = 2 (or more) in postgresql.conf and restart PostgreSQL")
+    } else if error.contains("must be superuser or replication role")
+        || error.contains("permission denied to start WAL sender")
+    {
+        Some("give the streaming role the REPLICATION attribute: ALTER ROLE <role> REPLICATION")
+    } else if error.contains("no pg_hba.conf entry for replication") {
+        Some("add a 'host replication <role> <barman address> scram-sha-256' line to pg_hba.conf and reload PostgreSQL")
+    } else {
+        None
+    };
+    match setting {
+        Some(setting) if !error.contains(setting) => format!("{error}; {setting}"),
+        _ => error.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_written_as_barman_computes_them() {
+        assert_eq!(version_text(150_018), "15.18");
+        assert_eq!(version_text(170_000), "17.0");
+        assert_eq!(version_text(90_624), "9.6.24");
+    }
+
+    #[test]
+    fn streaming_errors_name_the_setting_to_change() {
+        let error = "cannot connect to PostgreSQL with 'host=pg': number of requested standby connections \
+                     exceeds max_wal_senders (currently 0)";
+        assert!(streaming_advice(error)
+            .ends_with("set max_wal_senders = 2 (or more) in postgresql.conf and restart PostgreSQL"));
+        assert_eq!(streaming_advice("other"), "other");
+    }
+}
