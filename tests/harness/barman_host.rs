@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::binaries::binaries_dir;
 use crate::context::TestContext;
-use crate::os_user::current_user;
 use crate::sshd::Sshd;
 use crate::LOOPBACK;
 
@@ -48,16 +47,10 @@ impl BarmanHost {
         host
     }
 
-    /// Rewrites the configuration: the `[barman]` section (the context's `barman_home`, the
-    /// current user as `barman_user`, a DEBUG log in the root) and `[pg]` with `server_options`.
+    /// Rewrites the configuration (see [`TestContext::write_barman_config`]) with `[pg]`
+    /// holding `server_options`.
     pub fn configure_server(&self, ctx: &TestContext, server_options: &str) {
-        let written = ctx.write_config(&format!(
-            "[barman]\nbarman_home = {home}\nbarman_user = {user}\nlog_file = {root}/barman.log\n\
-             log_level = DEBUG\n\n[pg]\n{server_options}",
-            home = ctx.barman_home().display(),
-            user = current_user().name,
-            root = ctx.root().display(),
-        ));
+        let written = ctx.write_barman_config(server_options);
         assert_eq!(written, self.config);
     }
 

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 
 use crate::binaries::{binaries_dir, built_binary};
 use crate::files::{create_dir, set_mode, write_file};
+use crate::os_user::current_user;
 
 /// The system directories on `PATH` for every command the harness runs.
 pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -93,6 +94,19 @@ impl TestContext {
     /// Writes the main Barman configuration file and returns its path (pass it with `-c`).
     pub fn write_config(&self, contents: &str) -> PathBuf {
         self.write_file("barman.conf", contents)
+    }
+
+    /// Writes a Barman configuration with one server, `pg`, and returns its path: the
+    /// `[barman]` section (this context's `barman_home`, the current user as `barman_user`, a
+    /// DEBUG log in the root) and `[pg]` with `server_options`.
+    pub fn write_barman_config(&self, server_options: &str) -> PathBuf {
+        self.write_config(&format!(
+            "[barman]\nbarman_home = {home}\nbarman_user = {user}\nlog_file = {root}/barman.log\n\
+             log_level = DEBUG\n\n[pg]\n{server_options}",
+            home = self.barman_home.display(),
+            user = current_user().name,
+            root = self.root().display(),
+        ))
     }
 
     /// Runs `program` (a path, or a name looked up on the context's `PATH`) from the root

@@ -1,6 +1,7 @@
 //! Integration tests: the built binaries against real PostgreSQL clusters and a real
 //! sshd, one module per area.
 
+mod check;
 mod config;
 mod harness;
 mod pg_connection;
