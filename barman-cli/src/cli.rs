@@ -22,10 +22,7 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "list-backups",
     "list-backup",
     "list-files",
-    "list-processes",
-    "list-process",
     "lock-directory-cleanup",
-    "receive-wal",
     "recover",
     "replication-status",
     "restore",
@@ -37,7 +34,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "sync-backup",
     "sync-info",
     "sync-wals",
-    "terminate-process",
     "verify",
     "verify-backup",
 ];
@@ -115,6 +111,13 @@ pub enum Command {
     Cron(Cron),
     /// Check if the server configuration is working
     Check(Check),
+    /// Stream WAL files from the server with pg_receivewal, or manage its slot and status
+    ReceiveWal(ReceiveWal),
+    /// List the active Barman sub-processes of a server
+    #[command(visible_alias = "list-process")]
+    ListProcesses(ServerName),
+    /// Terminate a Barman sub-process of a server, by task name
+    TerminateProcess(TerminateProcess),
     /// Any other name: a Barman sub-command not implemented yet, or a usage error.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
@@ -183,6 +186,40 @@ pub struct Check {
     /// Server names ('all' for every server)
     #[arg(value_name = "SERVER_NAME", required = true)]
     pub server_name: Vec<String>,
+}
+
+/// `receive-wal` options.
+#[derive(Debug, Args)]
+pub struct ReceiveWal {
+    /// Stop the receive-wal subprocess for the server
+    #[arg(long)]
+    pub stop: bool,
+    /// Reset the status of receive-wal, aligning it with the replication slot or the current WAL
+    #[arg(long)]
+    pub reset: bool,
+    /// Create the replication slot, if it does not exist
+    #[arg(long)]
+    pub create_slot: bool,
+    /// With --create-slot, do not fail when the slot already exists
+    #[arg(long)]
+    pub if_not_exists: bool,
+    /// Drop the replication slot, if it exists
+    #[arg(long)]
+    pub drop_slot: bool,
+    /// The server name
+    #[arg(value_name = "SERVER_NAME")]
+    pub server_name: String,
+}
+
+/// `terminate-process` arguments.
+#[derive(Debug, Args)]
+pub struct TerminateProcess {
+    /// The server name
+    #[arg(value_name = "SERVER_NAME")]
+    pub server_name: String,
+    /// The task to terminate (receive-wal, archive-wal, backup, cron, sync-backup, sync-wal)
+    #[arg(value_name = "TASK")]
+    pub task: String,
 }
 
 /// `get-wal` options.

@@ -71,6 +71,11 @@ fn run() -> i32 {
         Command::RebuildXlogdb(args) => commands::wal::rebuild_xlogdb(&config, &args.server_name, &mut out),
         Command::GetWal(args) => commands::wal::get_wal(&config, &args, &mut out),
         Command::Cron(args) => commands::cron::cron(&config, args.keep_descriptors, &mut out),
+        Command::ReceiveWal(args) => commands::receive_wal::receive_wal(&config, &args, &mut out),
+        Command::ListProcesses(args) => commands::processes::list_processes(&config, &args.server_name, &mut out),
+        Command::TerminateProcess(args) => {
+            commands::processes::terminate_process(&config, &args.server_name, &args.task, &mut out)
+        }
         Command::Check(args) => commands::check::check(&config, &args, &mut out),
         Command::Other(_) => unreachable!("handled before loading the configuration"),
     }

@@ -4,10 +4,11 @@
 //! other: the file is opened (created with mode 0600), locked exclusively with `flock`, then
 //! truncated and the holder's PID written as `<pid>\n` (which `list-processes` reads). The
 //! lock is released when the [`LockFile`] is dropped; the file itself stays, as with Barman
-//! (`lock-directory-cleanup` removes unused ones).
+//! (`lock-directory-cleanup` removes unused ones). [`LockFile::holder_pid`] reads the PID of a
+//! held lock, as `list-processes` and `terminate-process` do.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,14 @@ pub enum LockError {
         /// The lock file.
         path: PathBuf,
     },
+    /// A held lock file whose first line is not a PID.
+    #[error("Error reading the PID from lock file '{}': '{content}' is not a PID", path.display())]
+    InvalidPid {
+        /// The lock file.
+        path: PathBuf,
+        /// Its first line.
+        content: String,
+    },
     /// Any other failure.
     #[error("cannot lock '{}': {source}", path.display())]
     Io {
@@ -112,6 +121,31 @@ impl LockFile {
     /// Whether another process holds `lock` right now (checked by taking and releasing it).
     pub fn is_busy(lock_directory: &Path, lock: LockName<'_>) -> Result<bool, LockError> {
         Ok(Self::try_acquire(lock_directory, lock)?.is_none())
+    }
+
+    /// The PID of the process holding the lock file at `path`, as it wrote it; `None` when
+    /// the file does not exist or nobody holds it. The file is neither created nor rewritten.
+    pub fn holder_pid(path: &Path) -> Result<Option<u32>, LockError> {
+        let mut file = match OpenOptions::new().read(true).open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(lock_error(path.to_owned(), source)),
+        };
+        match file.try_lock() {
+            // Taken: nobody held it; closing the file releases it again.
+            Ok(()) => Ok(None),
+            Err(TryLockError::WouldBlock) => {
+                let mut content = String::new();
+                file.read_to_string(&mut content)
+                    .map_err(|source| lock_error(path.to_owned(), source))?;
+                let first_line = content.lines().next().unwrap_or_default().trim();
+                first_line.parse().map(Some).map_err(|_| LockError::InvalidPid {
+                    path: path.to_owned(),
+                    content: first_line.to_owned(),
+                })
+            }
+            Err(TryLockError::Error(source)) => Err(lock_error(path.to_owned(), source)),
+        }
     }
 
     /// The lock file.
@@ -206,6 +240,23 @@ mod tests {
         let fresh = LockFile::path_in(dir.path(), LockName::Cron("pg"));
         drop(LockFile::acquire(dir.path(), LockName::Cron("pg")).unwrap());
         assert_eq!(std::fs::metadata(fresh).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_holder_pid_is_read_only_from_a_held_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = LockName::ReceiveWal("pg");
+        let path = LockFile::path_in(dir.path(), lock);
+        assert_eq!(LockFile::holder_pid(&path).unwrap(), None);
+        let held = LockFile::try_acquire(dir.path(), lock).unwrap().unwrap();
+        assert_eq!(LockFile::holder_pid(&path).unwrap(), Some(std::process::id()));
+        drop(held);
+        assert_eq!(LockFile::holder_pid(&path).unwrap(), None);
+        std::fs::write(&path, "not a pid\n").unwrap();
+        let file = File::open(&path).unwrap();
+        file.try_lock().unwrap();
+        let err = LockFile::holder_pid(&path).unwrap_err();
+        assert!(matches!(err, LockError::InvalidPid { .. }), "{err}");
     }
 
     #[test]

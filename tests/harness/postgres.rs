@@ -1,4 +1,6 @@
-//! `PgCluster`: a throwaway PostgreSQL 15 cluster inside the test's root directory.
+//! `PgCluster`: a throwaway PostgreSQL cluster inside the test's root directory: the machine's
+//! PostgreSQL 15, or another major version that `scripts/setup-pg-versions` installed
+//! ([`PgClusterBuilder::version`]; `psql` and `pg_basebackup` stay the machine's 15).
 //!
 //! It listens on a free port of 127.0.0.1 (TCP needs a password; see `pg_hba.conf` below)
 //! and on a Unix socket in its own directory, where the admin role `postgres` connects
@@ -17,6 +19,7 @@ use nix::unistd::Pid;
 use crate::context::TestContext;
 use crate::files::{append_file, read_lossy};
 use crate::os_user::ServerUser;
+use crate::pg_versions::{pg_server_bin_dir, SYSTEM_PG_MAJOR};
 use crate::ports::free_loopback_port;
 use crate::process::run_checked;
 use crate::roles::{add_pgpass_entries, create_seed_roles, BarmanRole};
@@ -49,6 +52,7 @@ pub struct PgClusterBuilder<'a> {
     ctx: &'a TestContext,
     settings: Vec<(String, String)>,
     barman_role: BarmanRole,
+    major: u32,
 }
 
 impl PgClusterBuilder<'_> {
@@ -77,6 +81,13 @@ impl PgClusterBuilder<'_> {
     pub fn setting(mut self, name: &str, value: &str) -> Self {
         self.settings.retain(|(existing, _)| existing != name);
         self.settings.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// PostgreSQL `major` (15, the machine's, by default) from the versions
+    /// `scripts/setup-pg-versions` installs; check [`crate::pg_version_installed`] first.
+    pub fn version(mut self, major: u32) -> Self {
+        self.major = major;
         self
     }
 
@@ -129,6 +140,9 @@ impl PgClusterBuilder<'_> {
         server_user.create_dir(&dir.join("home"));
         configure_server_home(self.ctx, &dir.join("home"));
         PgCluster {
+            major: self.major,
+            bin_dir: pg_server_bin_dir(self.major)
+                .unwrap_or_else(|| panic!("PostgreSQL {} not installed (scripts/setup-pg-versions)", self.major)),
             data_dir: dir.join("data"),
             socket_dir: dir.join("socket"),
             log_path: dir.join("postgres.log"),
@@ -141,6 +155,10 @@ impl PgClusterBuilder<'_> {
 }
 
 pub struct PgCluster {
+    /// The major version.
+    major: u32,
+    /// The server programs (initdb, pg_ctl, postgres).
+    bin_dir: PathBuf,
     data_dir: PathBuf,
     socket_dir: PathBuf,
     log_path: PathBuf,
@@ -161,12 +179,18 @@ impl PgCluster {
             // Durability is pointless for a cluster that lives for one test.
             settings: vec![("fsync".to_owned(), "off".to_owned())],
             barman_role: BarmanRole::default(),
+            major: SYSTEM_PG_MAJOR,
         }
     }
 
     /// A cluster with PostgreSQL's default settings and a standard `barman` role.
     pub fn start(ctx: &TestContext) -> PgCluster {
         Self::builder(ctx).start()
+    }
+
+    /// The major version (`15`).
+    pub fn major(&self) -> u32 {
+        self.major
     }
 
     pub fn port(&self) -> u16 {
@@ -266,7 +290,7 @@ impl PgCluster {
     }
 
     fn init(&self) {
-        let mut initdb = self.server_command(&Path::new(PG_BIN_DIR).join("initdb"));
+        let mut initdb = self.server_command(&self.bin_dir.join("initdb"));
         initdb.arg("-D").arg(&self.data_dir).args([
             "--username",
             ADMIN_ROLE,
@@ -332,7 +356,7 @@ impl PgCluster {
     }
 
     fn pg_ctl(&self) -> Command {
-        let mut pg_ctl = self.server_command(&Path::new(PG_BIN_DIR).join("pg_ctl"));
+        let mut pg_ctl = self.server_command(&self.bin_dir.join("pg_ctl"));
         pg_ctl.arg("-D").arg(&self.data_dir);
         pg_ctl
     }

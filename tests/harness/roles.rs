@@ -1,7 +1,7 @@
 //! The PostgreSQL roles of the Barman set-up guide and the client-side password file.
 //!
 //! `barman` is either a superuser or a standard user with exactly the guide's GRANTs for
-//! PostgreSQL 15, so tests can prove Barman works without superuser rights;
+//! the cluster's PostgreSQL version, so tests can prove Barman works without superuser rights;
 //! `streaming_barman` has REPLICATION for pg_basebackup/pg_receivewal. Both log in with a
 //! password over 127.0.0.1, which the context's `.pgpass` supplies, as the guide advises.
 
@@ -24,10 +24,22 @@ pub enum BarmanRole {
     Standard,
 }
 
-/// The GRANTs the set-up guide lists for a non-superuser `barman` on PostgreSQL 15.
+/// The GRANTs the set-up guide lists for a non-superuser `barman` on PostgreSQL 15 and later.
 const STANDARD_BARMAN_GRANTS: &str = "\
 GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) to barman;
 GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) to barman;
+GRANT EXECUTE ON FUNCTION pg_switch_wal() to barman;
+GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) to barman;
+GRANT pg_read_all_settings TO barman;
+GRANT pg_read_all_stats TO barman;
+";
+
+/// The guide's GRANTs for PostgreSQL 14 and earlier, where the backup functions have their old
+/// names and signatures.
+const STANDARD_BARMAN_GRANTS_PG14: &str = "\
+GRANT EXECUTE ON FUNCTION pg_start_backup(text, boolean, boolean) to barman;
+GRANT EXECUTE ON FUNCTION pg_stop_backup() to barman;
+GRANT EXECUTE ON FUNCTION pg_stop_backup(boolean, boolean) to barman;
 GRANT EXECUTE ON FUNCTION pg_switch_wal() to barman;
 GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) to barman;
 GRANT pg_read_all_settings TO barman;
@@ -40,7 +52,12 @@ pub(crate) fn create_seed_roles(cluster: &PgCluster, barman: BarmanRole) {
             format!("CREATE ROLE barman LOGIN SUPERUSER PASSWORD '{BARMAN_PASSWORD}';")
         }
         BarmanRole::Standard => {
-            format!("CREATE ROLE barman LOGIN PASSWORD '{BARMAN_PASSWORD}';\n{STANDARD_BARMAN_GRANTS}")
+            let grants = if cluster.major() <= 14 {
+                STANDARD_BARMAN_GRANTS_PG14
+            } else {
+                STANDARD_BARMAN_GRANTS
+            };
+            format!("CREATE ROLE barman LOGIN PASSWORD '{BARMAN_PASSWORD}';\n{grants}")
         }
     };
     cluster.sql(&barman_sql);

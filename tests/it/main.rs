@@ -5,5 +5,7 @@ mod check;
 mod config;
 mod harness;
 mod pg_connection;
+mod pg_versions;
+mod receive_wal;
 mod wal_clients;
 mod wal_server;

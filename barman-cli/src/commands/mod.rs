@@ -7,6 +7,8 @@
 pub mod check;
 pub mod cron;
 pub mod diagnose;
+pub mod processes;
+pub mod receive_wal;
 pub mod servers;
 pub mod wal;
 

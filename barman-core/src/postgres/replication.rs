@@ -1,6 +1,7 @@
 //! Physical replication connections (`replication=1` in libpq terms), for the replication
 //! commands Barman sends: `IDENTIFY_SYSTEM`, `CREATE_REPLICATION_SLOT ... PHYSICAL`,
-//! `DROP_REPLICATION_SLOT`, `SHOW ...`.
+//! `DROP_REPLICATION_SLOT`, `SHOW ...`. Slot commands report the expected refusals (the slot
+//! exists, does not exist, is in use, no slot is free) as [`SlotError`]s, told apart by SQLSTATE.
 //!
 //! The `postgres` crate cannot open such a session (the `replication` start-up parameter is not
 //! exposed), so this module speaks the few protocol messages needed, with the message codecs
@@ -72,6 +73,35 @@ pub struct TextRows {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
+/// SQLSTATEs of the slot commands' expected failures.
+const SQLSTATE_DUPLICATE_OBJECT: &str = "42710";
+const SQLSTATE_UNDEFINED_OBJECT: &str = "42704";
+const SQLSTATE_OBJECT_IN_USE: &str = "55006";
+const SQLSTATE_CONFIGURATION_LIMIT_EXCEEDED: &str = "53400";
+
+/// Why a replication slot could not be created or dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum SlotError {
+    /// Creating: a slot of that name exists.
+    #[error("replication slot \"{0}\" already exists")]
+    AlreadyExists(String),
+    /// Dropping: there is no such slot.
+    #[error("replication slot \"{0}\" does not exist")]
+    DoesNotExist(String),
+    /// Dropping: a client streams from it.
+    #[error("replication slot \"{0}\" is active")]
+    InUse(String),
+    /// Creating: `max_replication_slots` are all taken (the server's message).
+    #[error("{0}")]
+    AllInUse(String),
+    /// Any other refusal (the server's message).
+    #[error("{0}")]
+    Refused(String),
+    /// The connection failed.
+    #[error(transparent)]
+    Connection(#[from] PostgresError),
+}
+
 /// The answer to `IDENTIFY_SYSTEM`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemIdentity {
@@ -136,6 +166,42 @@ impl ReplicationConnection {
 
     /// Runs one replication command or `SHOW`, returning its rows as text.
     pub fn simple_query(&mut self, query: &str) -> Result<TextRows, PostgresError> {
+        self.query_with_sqlstate(query)?
+            .map_err(|(_, message)| PostgresError::Connect {
+                dsn: self.dsn.clone(),
+                message,
+                hint: None,
+            })
+    }
+
+    /// `CREATE_REPLICATION_SLOT <name> PHYSICAL`. The name goes unquoted, as the replication
+    /// grammar wants it: Barman's `slot_name` option only allows lower-case letters, digits and
+    /// underscores.
+    pub fn create_physical_slot(&mut self, name: &str) -> Result<(), SlotError> {
+        self.slot_command(&format!("CREATE_REPLICATION_SLOT {name} PHYSICAL"), name)
+    }
+
+    /// `DROP_REPLICATION_SLOT <name>`.
+    pub fn drop_slot(&mut self, name: &str) -> Result<(), SlotError> {
+        self.slot_command(&format!("DROP_REPLICATION_SLOT {name}"), name)
+    }
+
+    fn slot_command(&mut self, command: &str, name: &str) -> Result<(), SlotError> {
+        match self.query_with_sqlstate(command)? {
+            Ok(_) => Ok(()),
+            Err((sqlstate, message)) => Err(match sqlstate.as_str() {
+                SQLSTATE_DUPLICATE_OBJECT => SlotError::AlreadyExists(name.to_owned()),
+                SQLSTATE_UNDEFINED_OBJECT => SlotError::DoesNotExist(name.to_owned()),
+                SQLSTATE_OBJECT_IN_USE => SlotError::InUse(name.to_owned()),
+                SQLSTATE_CONFIGURATION_LIMIT_EXCEEDED => SlotError::AllInUse(message),
+                _ => SlotError::Refused(message),
+            }),
+        }
+    }
+
+    /// Runs a simple query: the rows, or the server's error as `(SQLSTATE, message)`; the outer
+    /// error is a failure of the connection itself.
+    fn query_with_sqlstate(&mut self, query: &str) -> Result<Result<TextRows, (String, String)>, PostgresError> {
         let mut out = BytesMut::new();
         frontend::query(query, &mut out).map_err(|e| self.io_error(e))?;
         self.stream.write_all(&out).map_err(|e| self.io_error(e))?;
@@ -162,19 +228,17 @@ impl ReplicationConnection {
                         .map_err(|e| self.io_error(e))?;
                     result.rows.push(row);
                 }
-                backend::Message::ErrorResponse(body) => error = Some(error_message(&body)),
+                backend::Message::ErrorResponse(body) => {
+                    error = Some((error_field(&body, b'C').unwrap_or_default(), error_message(&body)));
+                }
                 backend::Message::ReadyForQuery(_) => break,
                 _ => {}
             }
         }
-        match error {
-            Some(message) => Err(PostgresError::Connect {
-                dsn: self.dsn.clone(),
-                message,
-                hint: None,
-            }),
+        Ok(match error {
+            Some(failure) => Err(failure),
             None => Ok(result),
-        }
+        })
     }
 
     fn authenticate(&mut self, parameters: &[(&str, &str)], password: Option<&str>, user: &str) -> Result<(), String> {
@@ -314,11 +378,16 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream
 
 /// The `M` (message) field of an error response.
 fn error_message(body: &backend::ErrorResponseBody) -> String {
+    error_field(body, b'M').unwrap_or_else(|| "the server reported an error".into())
+}
+
+/// One field of an error response (`C`: SQLSTATE, `M`: message).
+fn error_field(body: &backend::ErrorResponseBody, field_type: u8) -> Option<String> {
     let mut fields = body.fields();
     while let Ok(Some(field)) = fields.next() {
-        if field.type_() == b'M' {
-            return String::from_utf8_lossy(field.value_bytes()).into_owned();
+        if field.type_() == field_type {
+            return Some(String::from_utf8_lossy(field.value_bytes()).into_owned());
         }
     }
-    "the server reported an error".into()
+    None
 }

@@ -201,6 +201,31 @@ impl PostgresServer {
         Ok(self.client.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
     }
 
+    /// The current WAL location, as text (`0/3000148`): `pg_current_wal_lsn()`, or on a
+    /// standby the last replayed location (`None` before any replay).
+    pub fn current_wal_lsn(&mut self) -> Result<Option<String>, QueryError> {
+        let query = if self.version_num >= 100_000 {
+            "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+             ELSE pg_current_wal_lsn() END)::text"
+        } else {
+            "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_xlog_replay_location() \
+             ELSE pg_current_xlog_location() END)::text"
+        };
+        Ok(self.client.query_one(query, &[])?.get(0))
+    }
+
+    /// `wal_segment_size` in bytes (before PostgreSQL 11 the setting counts WAL blocks).
+    pub fn wal_segment_size(&mut self) -> Result<u64, QueryError> {
+        let query = if self.version_num >= 110_000 {
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"
+        } else {
+            "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') \
+             * (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_block_size')"
+        };
+        let bytes: i64 = self.client.query_one(query, &[])?.get(0);
+        Ok(u64::try_from(bytes).unwrap_or_default())
+    }
+
     /// The `pg_stat_archiver` row, with Barman's `is_archiving` and archiving rate.
     pub fn archiver_stats(&mut self) -> Result<ArchiverStats, QueryError> {
         let query = "SELECT archived_count, last_archived_wal, \
