@@ -6,8 +6,9 @@
 #   cargo build --release -p barman-cli && benches/archive-wal.sh [N]      (N defaults to 200)
 #
 # The files are synced before timing, as put-wal leaves them. Up to 1000 files each is its own
-# copy; beyond that (20,000 files would need 320 GiB) they are hard links of one segment, which
-# costs archive-wal the same per file: it renames and links, it never rewrites the data.
+# copy; beyond that (20,000 files would need 320 GiB) they are hard links of a few segments
+# (a file system allows some 65,000 links per file), which costs archive-wal the same per
+# file: it renames and links, it never rewrites the data.
 # MODE=copies|links overrides the choice. WORKDIR chooses where the data goes (default /var/tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,11 @@ ours=${BARMAN_BIN:-target/release/barman}
 mode=${MODE:-$([ "$n" -le 1000 ] && echo copies || echo links)}
 work=$(mktemp -d "${WORKDIR:-/var/tmp}/archive-wal-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-head -c $((16 << 20)) /dev/urandom > "$work/segment"
+# One source segment per 60,000 queued files (ext4 allows 65,000 links per inode).
+links_per_segment=60000
+for s in $(seq 0 $((n / links_per_segment))); do
+  head -c $((16 << 20)) /dev/urandom > "$work/segment-$s"
+done
 
 # Writes a configuration with barman_home $work/$1 and queues N segments in its incoming/.
 prepare() {
@@ -28,7 +33,8 @@ prepare() {
   for i in $(seq 1 "$n"); do
     local name
     name=$(printf '00000001%08X%08X' $((i / 256)) $((i % 256)))
-    if [ "$mode" = copies ]; then cp "$work/segment" "$home/pg/incoming/$name"; else ln "$work/segment" "$home/pg/incoming/$name"; fi
+    local source=$work/segment-$((i / links_per_segment))
+    if [ "$mode" = copies ]; then cp "$source" "$home/pg/incoming/$name"; else ln "$source" "$home/pg/incoming/$name"; fi
   done
   sync
 }
