@@ -401,6 +401,29 @@ fn streaming_archiver_slot_and_client_tool_problems() {
         slot_line(&check(&ctx, &config, &["pg"])).unwrap(),
         format!("\treplication slot: FAILED (slot 'barman' not active: is 'receive-wal' running?; {start})")
     );
+    // WAL streaming through connections of its own: their checks carry a suffix.
+    let config = ctx.write_barman_config(&format!(
+        "{}{streaming}wal_conninfo = {} application_name=wal\n",
+        server_options(&cluster),
+        cluster.conninfo()
+    ));
+    let run = check(&ctx, &config, &["pg"]);
+    let wal_lines = [
+        "\thas monitoring privileges (WAL streaming): OK".to_owned(),
+        "\tPostgreSQL streaming (WAL streaming): OK".to_owned(),
+        "\twal_level (WAL streaming): OK".to_owned(),
+        "\tsystemid coherence (WAL streaming): OK (no system Id stored on disk)".to_owned(),
+        format!(
+            "\treplication slot (WAL streaming): FAILED (slot 'barman' not active: is 'receive-wal' running?; {start})"
+        ),
+        "\tdirectories: OK".to_owned(),
+    ];
+    assert!(
+        run.stdout
+            .contains(&format!("\twal_level: OK\n{}\n", wal_lines.join("\n"))),
+        "{}",
+        run.stdout
+    );
     // Without the streaming archiver the slot is only a warning.
     let config = ctx.write_barman_config(&format!("{}slot_name = barman\n", server_options(&cluster)));
     let run = check(&ctx, &config, &["pg"]);
@@ -743,12 +766,11 @@ fn backup_info(ctx: &TestContext, id: &str, status: &str, begin_wal: &str, end_t
     .unwrap();
 }
 
-#[test]
-fn backup_and_wal_catalogue_checks_and_their_nagios_perfdata() {
-    let ctx = TestContext::new();
-    let options = "active = false\nconninfo = host=127.0.0.1 port=1 user=barman dbname=postgres\narchiver = on\n";
+/// A catalogue of two backups, `20240101T000000` (DONE, 3 MiB, WAL 2) and `20240102T000000`
+/// (FAILED, WAL 4), with `xlogdb` as the WAL catalogue.
+fn catalogue_two_backups(ctx: &TestContext, xlogdb: &str) {
     backup_info(
-        &ctx,
+        ctx,
         "20240101T000000",
         "DONE",
         "000000010000000000000002",
@@ -756,7 +778,7 @@ fn backup_and_wal_catalogue_checks_and_their_nagios_perfdata() {
         3 << 20,
     );
     backup_info(
-        &ctx,
+        ctx,
         "20240102T000000",
         "FAILED",
         "000000010000000000000004",
@@ -765,16 +787,22 @@ fn backup_and_wal_catalogue_checks_and_their_nagios_perfdata() {
     );
     let wals = ctx.barman_home().join("pg/wals");
     fs::create_dir_all(&wals).unwrap();
-    fs::write(
-        wals.join("pg-xlog.db"),
+    fs::write(wals.join("pg-xlog.db"), xlogdb).unwrap();
+}
+
+#[test]
+fn backup_and_wal_catalogue_checks_and_their_nagios_perfdata() {
+    let ctx = TestContext::new();
+    let options = "active = false\nconninfo = host=127.0.0.1 port=1 user=barman dbname=postgres\narchiver = on\n";
+    catalogue_two_backups(
+        &ctx,
         "000000010000000000000001\t100\t1704067200.0\tNone\tNone\n\
          000000010000000000000002\t1000\t1704067260.0\tNone\tNone\n\
          000000010000000000000002.00000028.backup\t338\t1704067261.0\tNone\tNone\n\
          000000010000000000000003\t2000\t1704067320.0\tgzip\tNone\n\
          00000002.history\t42\t1704067330.0\tNone\tNone\n\
          000000020000000000000004\t4000\t1704067340.0\tNone\tNone\n",
-    )
-    .unwrap();
+    );
     let config = ctx.write_barman_config(options);
     let run = check(&ctx, &config, &["pg"]);
     assert_eq!(
@@ -1019,35 +1047,16 @@ mod interop {
         let ctx = TestContext::new();
         let cluster = archiving_cluster(&ctx).start();
         let config = ctx.write_barman_config(&format!(
-            "{}streaming_archiver = on\nslot_name = barman\nlast_backup_maximum_age = 1000 days\n\
-             last_backup_minimum_size = 1Mi\nminimum_redundancy = 2\n",
+            // (Not last_backup_maximum_age: the backup's age in seconds changes between the runs.)
+            "{}streaming_archiver = on\nslot_name = barman\nlast_backup_minimum_size = 1Mi\nminimum_redundancy = 2\n",
             server_options(&cluster)
         ));
-        backup_info(
+        catalogue_two_backups(
             &ctx,
-            "20240101T000000",
-            "DONE",
-            "000000010000000000000002",
-            "2024-01-01 00:01:00+00:00",
-            3 << 20,
-        );
-        backup_info(
-            &ctx,
-            "20240102T000000",
-            "FAILED",
-            "000000010000000000000004",
-            "2024-01-02 00:01:00+00:00",
-            0,
-        );
-        let wals = ctx.barman_home().join("pg/wals");
-        fs::create_dir_all(&wals).unwrap();
-        fs::write(
-            wals.join("pg-xlog.db"),
             "000000010000000000000002\t1000\t1704067260.0\tNone\tNone\n\
              000000010000000000000003\t2000\t1704067320.0\tgzip\tNone\n\
              000000020000000000000004\t4000\t1704067340.0\tNone\tNone\n",
-        )
-        .unwrap();
+        );
         let errors = ctx.barman_home().join("pg/errors");
         fs::create_dir_all(&errors).unwrap();
         fs::write(errors.join("000000010000000000000003.20240101T000000Z.duplicate"), "").unwrap();
@@ -1081,8 +1090,15 @@ mod interop {
                 assert_agree(&ctx, &config, args);
             }
         }
+        // WAL streaming through a connection of its own.
+        let config = ctx.write_barman_config(&format!(
+            "{}streaming_archiver = on\nslot_name = barman\nwal_conninfo = {} application_name=wal\n",
+            server_options(&cluster),
+            cluster.conninfo()
+        ));
+        assert_agree(&ctx, &config, &["check", "pg"]);
         // Nothing archived yet: both switch a WAL, wait a third of check_timeout, and fail.
-        fs::remove_file(wals.join("pg-xlog.db")).unwrap();
+        fs::remove_file(ctx.barman_home().join("pg/wals/pg-xlog.db")).unwrap();
         let config = ctx.write_barman_config(&format!("{}check_timeout = 3\n", server_options(&cluster)));
         assert_agree(&ctx, &config, &["check", "pg"]);
     }

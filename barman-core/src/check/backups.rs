@@ -46,17 +46,12 @@ impl Checker<'_> {
     /// `retention policy settings`: a policy Barman cannot enforce.
     pub(super) fn check_retention_policy(&mut self) {
         self.start("retention policy settings");
-        if self.server.has_invalid_value("retention_policy") {
-            self.report(CheckResult::failed(
-                "retention policy settings",
-                hint(
-                    "see log",
-                    "retention_policy must be 'REDUNDANCY n' or 'RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS'",
-                ),
-            ));
-        } else {
-            self.report(CheckResult::ok("retention policy settings", None));
-        }
+        self.report(CheckResult::verdict(
+            "retention policy settings",
+            !self.server.has_invalid_value("retention_policy"),
+            "see log",
+            "retention_policy must be 'REDUNDANCY n' or 'RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS'",
+        ));
     }
 
     /// `backup maximum age` and `backup minimum size`.

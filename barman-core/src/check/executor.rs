@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::live::{run_shell, search_path, shell_quote, ssh_command_line, Executor, SshProbe};
+use super::postgres::Sessions;
 use super::{hint, CheckResult, Checker};
 use crate::catalog::BackupStatus;
 use crate::postgres::client_tools::ClientTool;
@@ -39,7 +40,7 @@ impl Checker<'_> {
         };
         let server_version = self.streaming_version();
         self.report_tool(ClientTool::PgBasebackup, found, server_version);
-        let Some(live) = self.live.postgres() else {
+        let Some(live) = self.live.connected(Sessions::Main) else {
             return;
         };
         let has_tablespaces =
@@ -139,7 +140,7 @@ impl Checker<'_> {
     /// `backup_label` (only when failing): PostgreSQL is down and the last backup's
     /// `backup_label` is still in PGDATA, which would stop it from starting normally.
     fn check_backup_label_left_behind(&mut self) {
-        if self.live.postgres.is_none() || self.live.postgres().is_some() {
+        if self.live.postgres(Sessions::Main).is_none() || self.live.connected(Sessions::Main).is_some() {
             return;
         }
         let pgdata = match self.catalog() {
@@ -183,7 +184,7 @@ impl Checker<'_> {
         self.start("local PGDATA");
         let pgdata = self
             .live
-            .postgres()
+            .connected(Sessions::Main)
             .and_then(|live| live.server.setting("data_directory").ok().flatten());
         let result = match pgdata {
             Some(pgdata) if Path::new(&pgdata).is_dir() => {
@@ -212,7 +213,7 @@ impl Checker<'_> {
     fn check_strategy(&mut self, exclusive: bool) {
         let facts = self
             .live
-            .postgres()
+            .connected(Sessions::Main)
             .map(|live| (live.facts.version_num, live.facts.in_recovery));
         if !exclusive {
             self.start("postgres minimal version");
@@ -231,17 +232,12 @@ impl Checker<'_> {
             return;
         }
         self.start("not in recovery");
-        if facts.and_then(|(_, in_recovery)| in_recovery) == Some(true) {
-            self.report(CheckResult::failed(
-                "not in recovery",
-                hint(
-                    "cannot perform exclusive backup on a standby",
-                    "use backup_options = concurrent_backup",
-                ),
-            ));
-        } else {
-            self.report(CheckResult::ok("not in recovery", None));
-        }
+        self.report(CheckResult::verdict(
+            "not in recovery",
+            facts.and_then(|(_, in_recovery)| in_recovery) != Some(true),
+            "cannot perform exclusive backup on a standby",
+            "use backup_options = concurrent_backup",
+        ));
         self.start("exclusive backup supported");
         self.report(match facts {
             Some((version, _)) if version < 150_000 => CheckResult::ok("exclusive backup supported", None),

@@ -6,6 +6,7 @@
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 
+use super::postgres::Sessions;
 use super::CheckEnvironment;
 use crate::config::ServerConfig;
 use crate::postgres::client_tools::{self, ClientTool, ToolInstallation, ToolNotFound};
@@ -49,6 +50,8 @@ pub(super) struct PostgresFacts {
     pub(super) server_txt_version: String,
     pub(super) version_num: u32,
     pub(super) privileges: Option<BackupPrivileges>,
+    /// Barman's `has_monitoring_privileges`.
+    pub(super) monitoring: Option<bool>,
     pub(super) wal_level: Option<String>,
     pub(super) archive_mode: Option<String>,
     pub(super) archive_command: Option<String>,
@@ -94,8 +97,12 @@ pub(super) enum SshProbe {
 
 /// Everything started for one run.
 pub(super) struct Live {
-    pub(super) postgres: Option<Pending<PostgresProbe>>,
-    pub(super) streaming: Option<Pending<StreamingProbe>>,
+    postgres: Option<Pending<PostgresProbe>>,
+    streaming: Option<Pending<StreamingProbe>>,
+    /// The sessions of `wal_conninfo` and `wal_streaming_conninfo`, when they differ from the
+    /// main ones.
+    wal_postgres: Option<Pending<PostgresProbe>>,
+    wal_streaming: Option<Pending<StreamingProbe>>,
     pub(super) primary: Option<Pending<Result<PrimaryFacts, String>>>,
     pub(super) pg_basebackup: Option<Pending<Result<ToolInstallation, ToolNotFound>>>,
     pub(super) pg_receivewal: Option<Pending<Result<ToolInstallation, ToolNotFound>>>,
@@ -153,6 +160,20 @@ impl Live {
                 let client = client.clone();
                 Pending::spawn(move || probe_streaming(&dsn, &client))
             });
+        // Barman's `get_wal_conninfo`: each WAL option falls back to the main one.
+        let wal_streaming_dsn = text("wal_streaming_conninfo").or_else(|| text("streaming_conninfo"));
+        let wal_dsn = text("wal_conninfo")
+            .or_else(|| text("wal_streaming_conninfo"))
+            .or_else(|| text("conninfo"));
+        let (wal_postgres, wal_streaming) = if connected && wal_dsn != text("conninfo") {
+            let (slot, postgres_client, streaming_client) = (text("slot_name"), client.clone(), client.clone());
+            (
+                wal_dsn.map(|dsn| Pending::spawn(move || probe_postgres(&dsn, slot.as_deref(), &postgres_client))),
+                wal_streaming_dsn.map(|dsn| Pending::spawn(move || probe_streaming(&dsn, &streaming_client))),
+            )
+        } else {
+            (None, None)
+        };
         let primary = text("primary_conninfo").filter(|_| connected).map(|dsn| {
             let client = client.clone();
             Pending::spawn(move || probe_primary(&dsn, &client))
@@ -176,6 +197,8 @@ impl Live {
         Live {
             postgres,
             streaming,
+            wal_postgres,
+            wal_streaming,
             primary,
             pg_basebackup,
             pg_receivewal,
@@ -183,12 +206,33 @@ impl Live {
         }
     }
 
-    /// The PostgreSQL session, if it was opened.
-    pub(super) fn postgres(&mut self) -> Option<&mut LivePostgres> {
-        match self.postgres.as_mut()?.get() {
+    /// The PostgreSQL session of `sessions`, if one was attempted.
+    pub(super) fn postgres(&mut self, sessions: Sessions) -> Option<&mut Pending<PostgresProbe>> {
+        match sessions {
+            Sessions::Main => self.postgres.as_mut(),
+            Sessions::WalStreaming => self.wal_postgres.as_mut(),
+        }
+    }
+
+    /// The replication session of `sessions`, if one was attempted.
+    pub(super) fn streaming(&mut self, sessions: Sessions) -> Option<&mut Pending<StreamingProbe>> {
+        match sessions {
+            Sessions::Main => self.streaming.as_mut(),
+            Sessions::WalStreaming => self.wal_streaming.as_mut(),
+        }
+    }
+
+    /// The PostgreSQL session of `sessions`, if it was opened.
+    pub(super) fn connected(&mut self, sessions: Sessions) -> Option<&mut LivePostgres> {
+        match self.postgres(sessions)?.get() {
             Ok(live) => Some(live),
             Err(_) => None,
         }
+    }
+
+    /// Whether WAL streaming has connections of its own to check.
+    pub(super) fn wal_sessions_differ(&self) -> bool {
+        self.wal_postgres.is_some() || self.wal_streaming.is_some()
     }
 }
 
@@ -209,6 +253,7 @@ fn probe_postgres(dsn: &str, slot_name: Option<&str>, client: &crate::postgres::
         server_txt_version,
         version_num: server.version_num(),
         privileges: server.backup_privileges().ok(),
+        monitoring: server.monitoring_privileges().ok(),
         wal_level: setting(&mut server, "wal_level"),
         archive_mode: setting(&mut server, "archive_mode"),
         archive_command: setting(&mut server, "archive_command"),

@@ -73,12 +73,6 @@ impl CheckResult {
         Self::new(name, CheckStatus::Failed, Some(hint))
     }
 
-    /// A check that passed when `passed`, with the same hint either way.
-    pub fn from_bool(name: &str, passed: bool, hint: Option<String>) -> Self {
-        let status = if passed { CheckStatus::Ok } else { CheckStatus::Failed };
-        Self::new(name, status, hint)
-    }
-
     fn new(name: &str, status: CheckStatus, hint: Option<String>) -> Self {
         CheckResult {
             name: name.to_owned(),
@@ -86,6 +80,15 @@ impl CheckResult {
             hint,
             perfdata: None,
             details: Vec::new(),
+        }
+    }
+
+    /// OK without a hint when `passed`; otherwise FAILED with Barman's hint and the advice.
+    fn verdict(name: &str, passed: bool, barman: &str, advice: &str) -> Self {
+        if passed {
+            Self::ok(name, None)
+        } else {
+            Self::failed(name, hint(barman, advice))
         }
     }
 
@@ -133,7 +136,7 @@ pub const TIMEOUT_CHECK: &str = "check timeout";
 /// What the worker reports to the caller's thread.
 enum Event {
     /// A check is starting (named in the timeout hint if it never ends).
-    Started(&'static str),
+    Started(String),
     /// A check's result.
     Result(CheckResult),
 }
@@ -179,7 +182,9 @@ pub fn check_server(
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let seconds = deadline.map_or(0, |(_, t)| t.as_secs());
-                let stalled = running.map_or_else(String::new, |name| format!(" while checking '{name}'"));
+                let stalled = running
+                    .as_ref()
+                    .map_or_else(String::new, |name| format!(" while checking '{name}'"));
                 report(CheckResult::failed(
                     TIMEOUT_CHECK,
                     hint(
@@ -209,8 +214,8 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn start(&mut self, name: &'static str) {
-        (self.emit)(Event::Started(name));
+    fn start(&mut self, name: &str) {
+        (self.emit)(Event::Started(name.to_owned()));
     }
 
     fn report(&mut self, result: CheckResult) {
@@ -232,7 +237,7 @@ impl Checker<'_> {
         self.check_backup_manager();
         self.check_executor();
         self.check_configuration();
-        self.check_identity();
+        self.check_identity(postgres::Sessions::Main);
         if connected {
             self.check_archivers();
         }

@@ -13,95 +13,164 @@ use crate::postgres::server::ArchiverStats;
 /// The oldest PostgreSQL Barman supports.
 const MINIMAL_VERSION_NUM: u32 = 90_600;
 
+/// Which sessions a group of checks looks at: the main ones (`conninfo`,
+/// `streaming_conninfo`), or those of WAL streaming when `wal_conninfo` or
+/// `wal_streaming_conninfo` make them differ (their checks carry a ` (WAL streaming)` suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sessions {
+    Main,
+    WalStreaming,
+}
+
+impl Sessions {
+    fn check_name(self, name: &str) -> String {
+        match self {
+            Sessions::Main => name.to_owned(),
+            Sessions::WalStreaming => format!("{name} (WAL streaming)"),
+        }
+    }
+
+    /// The options naming the normal and the replication connection.
+    fn options(self) -> (&'static str, &'static str) {
+        match self {
+            Sessions::Main => ("conninfo", "streaming_conninfo"),
+            Sessions::WalStreaming => ("wal_conninfo", "wal_streaming_conninfo"),
+        }
+    }
+}
+
 impl Checker<'_> {
     /// `PostgreSQL`, then (when connected) privileges, `PostgreSQL streaming`, `wal_level`,
-    /// the standby checks; then `replication slot`.
+    /// the standby checks; then the WAL streaming checks.
     pub(super) fn check_postgres(&mut self) {
         self.start("PostgreSQL");
-        let probe = self.live.postgres.as_mut().map(|pending| pending.get());
-        let failure = match probe {
-            None => Some("conninfo is not set: add 'conninfo = host=PGHOST user=barman dbname=postgres'".to_owned()),
-            Some(Err(error)) => Some(error.clone()),
-            Some(Ok(_)) => None,
+        let probe = self.live.postgres(Sessions::Main).map(|pending| pending.get());
+        let connected = match probe {
+            None => Err("conninfo is not set: add 'conninfo = host=PGHOST user=barman dbname=postgres'".to_owned()),
+            Some(Err(error)) => Err(error.clone()),
+            Some(Ok(live)) => Ok((
+                live.facts.version_num,
+                live.facts.server_txt_version.clone(),
+                live.facts.privileges.clone(),
+                live.facts.wal_level.clone(),
+            )),
         };
-        if let Some(failure) = failure {
-            self.report(CheckResult::failed("PostgreSQL", failure));
-        } else if let Some(live) = self.live.postgres() {
-            let version = (live.facts.version_num, live.facts.server_txt_version.clone());
-            let privileges = live.facts.privileges.clone();
-            let wal_level = live.facts.wal_level.clone();
-            if version.0 < MINIMAL_VERSION_NUM {
+        match connected {
+            Err(failure) => self.report(CheckResult::failed("PostgreSQL", failure)),
+            Ok((version_num, version, _, _)) if version_num < MINIMAL_VERSION_NUM => {
                 self.report(CheckResult::failed(
                     "PostgreSQL",
                     hint(
-                        &format!(
-                            "unsupported version: PostgreSQL server is too old ({} < 9.6.0)",
-                            version.1
-                        ),
+                        &format!("unsupported version: PostgreSQL server is too old ({version} < 9.6.0)"),
                         "upgrade PostgreSQL to 9.6 or newer",
                     ),
                 ));
-                return;
             }
-            self.report(CheckResult::ok("PostgreSQL", None));
-            if let Some(privileges) = privileges {
-                self.start("superuser or standard user with backup privileges");
-                if privileges.sufficient() {
-                    self.report(CheckResult::ok(
-                        "superuser or standard user with backup privileges",
-                        None,
-                    ));
-                } else {
-                    self.report(CheckResult::failed(
-                        "no access to backup functions",
-                        hint(
-                            "privileges for PostgreSQL backup functions are required (see documentation)",
-                            &format!("as a superuser, run: {}", privileges.missing_grants.join("; ")),
-                        ),
-                    ));
+            Ok((_, _, privileges, wal_level)) => {
+                self.report(CheckResult::ok("PostgreSQL", None));
+                if let Some(privileges) = privileges {
+                    self.start("superuser or standard user with backup privileges");
+                    if privileges.sufficient() {
+                        self.report(CheckResult::ok(
+                            "superuser or standard user with backup privileges",
+                            None,
+                        ));
+                    } else {
+                        self.report(CheckResult::failed(
+                            "no access to backup functions",
+                            hint(
+                                "privileges for PostgreSQL backup functions are required (see documentation)",
+                                &format!("as a superuser, run: {}", privileges.missing_grants.join("; ")),
+                            ),
+                        ));
+                    }
+                }
+                self.check_streaming_connection(Sessions::Main);
+                if let Some(wal_level) = wal_level {
+                    self.check_wal_level(Sessions::Main, &wal_level);
+                }
+                if self.server.text("primary_conninfo").is_some() {
+                    self.check_standby();
                 }
             }
-            self.check_streaming_connection();
-            if let Some(wal_level) = wal_level {
-                self.check_wal_level(&wal_level);
-            }
-            if self.server.text("primary_conninfo").is_some() {
-                self.check_standby();
-            }
         }
-        self.check_replication_slot();
+        self.check_wal_streaming();
     }
 
-    /// `PostgreSQL streaming`, when the backup method or the streaming archiver needs it.
-    fn check_streaming_connection(&mut self) {
-        let result = match self.live.streaming.as_mut().map(|pending| pending.get()) {
-            None => return,
-            Some(Ok(_)) => CheckResult::ok("PostgreSQL streaming", None),
-            Some(Err(error)) => CheckResult::failed("PostgreSQL streaming", streaming_advice(error)),
+    /// The replication slot, and when WAL streaming has its own connections, that they suit
+    /// it (monitoring privileges, streaming, `wal_level`, system identifier).
+    fn check_wal_streaming(&mut self) {
+        if !self.live.wal_sessions_differ() {
+            return self.check_replication_slot(Sessions::Main);
+        }
+        let sessions = Sessions::WalStreaming;
+        let name = sessions.check_name("has monitoring privileges");
+        self.start(&name);
+        let probe = self.live.postgres(sessions).map(|pending| pending.get());
+        let (monitoring, advice, wal_level) = match probe {
+            Some(Ok(live)) => {
+                let grants: Vec<String> = live
+                    .facts
+                    .privileges
+                    .iter()
+                    .flat_map(|p| p.missing_grants.iter().filter(|g| g.contains("pg_read_all")).cloned())
+                    .collect();
+                (
+                    live.facts.monitoring,
+                    format!("as a superuser, run: {}", grants.join("; ")),
+                    live.facts.wal_level.clone(),
+                )
+            }
+            Some(Err(error)) => (None, error.clone(), None),
+            None => (None, "wal_conninfo must be set".to_owned(), None),
         };
-        self.start("PostgreSQL streaming");
+        if monitoring == Some(true) {
+            self.report(CheckResult::ok(&name, None));
+        } else {
+            // Barman names the failure without the suffix.
+            self.report(CheckResult::failed(
+                "no access to monitoring functions",
+                hint(
+                    "privileges for PostgreSQL monitoring functions are required (see documentation)",
+                    &advice,
+                ),
+            ));
+        }
+        self.check_streaming_connection(sessions);
+        if let Some(wal_level) = wal_level {
+            self.check_wal_level(sessions, &wal_level);
+        }
+        self.check_identity(sessions);
+        self.check_replication_slot(sessions);
+    }
+
+    /// `PostgreSQL streaming`, when a replication connection is configured and needed.
+    fn check_streaming_connection(&mut self, sessions: Sessions) {
+        let name = sessions.check_name("PostgreSQL streaming");
+        let result = match self.live.streaming(sessions).map(|pending| pending.get()) {
+            None => return,
+            Some(Ok(_)) => CheckResult::ok(&name, None),
+            Some(Err(error)) => CheckResult::failed(&name, streaming_advice(error)),
+        };
+        self.start(&name);
         self.report(result);
     }
 
-    fn check_wal_level(&mut self, wal_level: &str) {
-        self.start("wal_level");
-        if wal_level == "minimal" {
-            self.report(CheckResult::failed(
-                "wal_level",
-                hint(
-                    "please set it to a higher level than 'minimal'",
-                    "set wal_level = replica in postgresql.conf and restart PostgreSQL",
-                ),
-            ));
-        } else {
-            self.report(CheckResult::ok("wal_level", None));
-        }
+    fn check_wal_level(&mut self, sessions: Sessions, wal_level: &str) {
+        let name = sessions.check_name("wal_level");
+        self.start(&name);
+        self.report(CheckResult::verdict(
+            &name,
+            wal_level != "minimal",
+            "please set it to a higher level than 'minimal'",
+            "set wal_level = replica in postgresql.conf and restart PostgreSQL",
+        ));
     }
 
     /// With `primary_conninfo`, `conninfo` must reach a standby of that primary.
     fn check_standby(&mut self) {
         self.start("PostgreSQL server is standby");
-        let (in_recovery, standby_id) = self.live.postgres().map_or((None, None), |live| {
+        let (in_recovery, standby_id) = self.live.connected(Sessions::Main).map_or((None, None), |live| {
             (live.facts.in_recovery, live.facts.system_identifier.clone())
         });
         if in_recovery != Some(true) {
@@ -121,17 +190,12 @@ impl Checker<'_> {
             None => (None, None),
         };
         self.start("Primary server is not a standby");
-        if primary.0 == Some(true) {
-            self.report(CheckResult::failed(
-                "Primary server is not a standby",
-                hint(
-                    "primary_conninfo should point to a primary server, not a standby",
-                    "point primary_conninfo at the server the standby replicates from",
-                ),
-            ));
-        } else {
-            self.report(CheckResult::ok("Primary server is not a standby", None));
-        }
+        self.report(CheckResult::verdict(
+            "Primary server is not a standby",
+            primary.0 != Some(true),
+            "primary_conninfo should point to a primary server, not a standby",
+            "point primary_conninfo at the server the standby replicates from",
+        ));
         self.start("Primary and standby have same system ID");
         if standby_id.is_some() && standby_id == primary.1 {
             self.report(CheckResult::ok("Primary and standby have same system ID", None));
@@ -152,21 +216,23 @@ impl Checker<'_> {
     }
 
     /// `replication slot`, when `slot_name` is set.
-    fn check_replication_slot(&mut self) {
+    fn check_replication_slot(&mut self, sessions: Sessions) {
         let Some(slot_name) = self.server.text("slot_name").map(str::to_owned) else {
             return;
         };
-        self.start("replication slot");
+        let check = sessions.check_name("replication slot");
+        self.start(&check);
         let name = self.server.name().to_owned();
-        let connected = self.live.postgres().is_some();
-        let slot = self.live.postgres().and_then(|live| live.facts.slot.clone()).flatten();
+        let live = self.live.connected(sessions);
+        let connected = live.is_some();
+        let slot = live.and_then(|live| live.facts.slot.clone()).flatten();
         let streaming = self.server.streaming_archiver();
         let start_advice = format!(
             "start it: 'barman cron' starts receive-wal when streaming_archiver = on (or run 'barman receive-wal {name}')"
         );
         let result = match (streaming, slot) {
             (true, None) => CheckResult::failed(
-                "replication slot",
+                &check,
                 hint(
                     &format!(
                         "replication slot '{slot_name}' doesn't exist. Please execute 'barman receive-wal \
@@ -175,29 +241,29 @@ impl Checker<'_> {
                     if connected {
                         "or set create_slot = auto so that receive-wal creates it"
                     } else {
-                        "PostgreSQL could not be queried: see the PostgreSQL check"
+                        "PostgreSQL could not be queried: see the connection error above"
                     },
                 ),
             ),
             (true, Some(slot)) if slot.restart_lsn.is_none() => CheckResult::failed(
-                "replication slot",
+                &check,
                 hint(
                     &format!("slot '{slot_name}' not initialised: is 'receive-wal' running?"),
                     &start_advice,
                 ),
             ),
             (true, Some(slot)) if !slot.active => CheckResult::failed(
-                "replication slot",
+                &check,
                 hint(
                     &format!("slot '{slot_name}' not active: is 'receive-wal' running?"),
                     &start_advice,
                 ),
             ),
-            (true, Some(_)) => CheckResult::ok("replication slot", None),
+            (true, Some(_)) => CheckResult::ok(&check, None),
             (false, Some(slot)) if slot.restart_lsn.is_some() => {
                 let state = if slot.active { "active" } else { "initialised" };
                 CheckResult::ok(
-                    "replication slot",
+                    &check,
                     Some(format!(
                         "WARNING: slot '{slot_name}' is {state} but not required by the current config"
                     )),
@@ -210,24 +276,26 @@ impl Checker<'_> {
 
     /// `systemid coherence`: the replication and normal sessions reach the same cluster, the
     /// one recorded in `identity.json`.
-    pub(super) fn check_identity(&mut self) {
-        self.start("systemid coherence");
-        let streaming_id = match self.live.streaming.as_mut().map(|pending| pending.get()) {
+    pub(super) fn check_identity(&mut self, sessions: Sessions) {
+        let check = sessions.check_name("systemid coherence");
+        self.start(&check);
+        let streaming_id = match self.live.streaming(sessions).map(|pending| pending.get()) {
             Some(Ok(facts)) => Some(facts.system_identifier.clone()),
             _ => None,
         };
         let postgres_id = self
             .live
-            .postgres()
+            .connected(sessions)
             .and_then(|live| live.facts.system_identifier.clone());
         if let (Some(streaming), Some(postgres)) = (&streaming_id, &postgres_id) {
             if streaming != postgres {
+                let (normal, replication) = sessions.options();
                 return self.report(CheckResult::failed(
-                    "systemid coherence",
+                    &check,
                     hint(
                         "is the streaming DSN targeting the same server of the PostgreSQL connection string?",
                         &format!(
-                            "conninfo reaches system {postgres}, streaming_conninfo system {streaming}: make both \
+                            "{normal} reaches system {postgres}, {replication} system {streaming}: make both \
                              point to the same PostgreSQL server"
                         ),
                     ),
@@ -235,24 +303,16 @@ impl Checker<'_> {
             }
         }
         let Some(live_id) = streaming_id.or(postgres_id) else {
-            return self.report(CheckResult::ok(
-                "systemid coherence",
-                Some("no system Id available".into()),
-            ));
+            return self.report(CheckResult::ok(&check, Some("no system Id available".into())));
         };
         let Some(path) = self.server.path("backup_directory").map(ServerIdentity::path) else {
-            return self.report(CheckResult::ok(
-                "systemid coherence",
-                Some("no system Id stored on disk".into()),
-            ));
+            return self.report(CheckResult::ok(&check, Some("no system Id stored on disk".into())));
         };
         let result = match ServerIdentity::read(&path) {
-            Ok(None) => CheckResult::ok("systemid coherence", Some("no system Id stored on disk".into())),
-            Ok(Some(stored)) if stored.system_identifier.to_string() == live_id => {
-                CheckResult::ok("systemid coherence", None)
-            }
+            Ok(None) => CheckResult::ok(&check, Some("no system Id stored on disk".into())),
+            Ok(Some(stored)) if stored.system_identifier.to_string() == live_id => CheckResult::ok(&check, None),
             Ok(Some(stored)) => CheckResult::failed(
-                "systemid coherence",
+                &check,
                 hint(
                     &format!(
                         "the system Id of the connected PostgreSQL server changed, stored in \"{}\"",
@@ -267,7 +327,7 @@ impl Checker<'_> {
                 ),
             ),
             Err(error) => CheckResult::failed(
-                "systemid coherence",
+                &check,
                 format!("{error}; restore it from a copy or remove it so that it is written again"),
             ),
         };
@@ -334,11 +394,7 @@ impl Checker<'_> {
             None => None,
         };
         let compatible_name = format!("{label} compatible");
-        self.start(if tool == ClientTool::PgBasebackup {
-            "pg_basebackup compatible"
-        } else {
-            "pg_receivexlog compatible"
-        });
+        self.start(&compatible_name);
         let (version_num, version_text) = server_version;
         let compatible = match (&installation, version_num) {
             (Some(installation), Some(num)) => installation.compatible_with(num),
@@ -380,7 +436,7 @@ impl Checker<'_> {
 
     /// The server's version as the replication session tells it (`15.18`, `None` unknown).
     pub(super) fn streaming_version(&mut self) -> (Option<u32>, Option<String>) {
-        match self.live.streaming.as_mut().map(|pending| pending.get()) {
+        match self.live.streaming(Sessions::Main).map(|pending| pending.get()) {
             Some(Ok(facts)) => (facts.version_num, facts.version_num.map(version_text)),
             _ => (None, None),
         }
@@ -388,7 +444,7 @@ impl Checker<'_> {
 
     fn check_file_archiver(&mut self) {
         self.start("archive_mode");
-        let Some(live) = self.live.postgres() else {
+        let Some(live) = self.live.connected(Sessions::Main) else {
             return;
         };
         let facts: &PostgresFacts = &live.facts;
@@ -401,17 +457,12 @@ impl Checker<'_> {
             return;
         };
         let name = self.server.name().to_owned();
-        if mode == "on" || mode == "always" {
-            self.report(CheckResult::ok("archive_mode", None));
-        } else {
-            self.report(CheckResult::failed(
-                "archive_mode",
-                hint(
-                    "please set it to 'on' or 'always'",
-                    "set archive_mode = on in postgresql.conf and restart PostgreSQL",
-                ),
-            ));
-        }
+        self.report(CheckResult::verdict(
+            "archive_mode",
+            mode == "on" || mode == "always",
+            "please set it to 'on' or 'always'",
+            "set archive_mode = on in postgresql.conf and restart PostgreSQL",
+        ));
         self.start("archive_command");
         match command.filter(|c| !c.is_empty() && c != "(disabled)") {
             Some(command) => {
@@ -438,7 +489,7 @@ impl Checker<'_> {
     /// Barman's WAL archive check, when nothing is archived yet: `pg_switch_wal()` so that a
     /// WAL reaches the archive. Whether to wait for it afterwards.
     pub(super) fn switch_wal_for_check(&mut self) -> bool {
-        let Some(LivePostgres { server, facts }) = self.live.postgres() else {
+        let Some(LivePostgres { server, facts }) = self.live.connected(Sessions::Main) else {
             return false;
         };
         if facts.in_recovery == Some(true) {
