@@ -11,6 +11,7 @@
 //! backup, `<server>_wals=<bytes>B` for the WAL since), then one line per failed check; the
 //! exit status is 2 when something failed.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use barman_core::check::{check_server, CheckEnvironment, CheckResult, CheckStatus};
@@ -67,6 +68,11 @@ pub fn check(config: &Config, args: &Check, out: &mut Output) {
         }
         let mut results = Vec::new();
         check_server(server, &environment, timeout, &mut |result| {
+            if result.failed_check() {
+                log::error!("Check '{}' failed for server '{name}'", result.name);
+            } else {
+                log::debug!("Check '{}' succeeded for server '{name}'", result.name);
+            }
             if console {
                 out.info(&console_line(&result, out));
             }
@@ -91,8 +97,10 @@ pub fn check(config: &Config, args: &Check, out: &mut Output) {
         .any(|server| server.active && server.results.iter().any(CheckResult::failed_check));
     if args.nagios {
         let (lines, critical) = nagios_report(&checked, out.error_shown() || failed_active);
+        let mut stdout = io::stdout().lock();
         for line in lines {
-            println!("{}", redact_passwords(&line));
+            // A closed pipe (`barman check --nagios all | head -1`) is not an error.
+            let _ = writeln!(stdout, "{}", redact_passwords(&line));
         }
         if critical {
             out.fail_with_status(EXIT_NAGIOS_CRITICAL);
