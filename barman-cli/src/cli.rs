@@ -24,13 +24,9 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "list-files",
     "lock-directory-cleanup",
     "recover",
-    "replication-status",
     "restore",
     "show-backup",
     "show-backups",
-    "status",
-    "switch-wal",
-    "switch-xlog",
     "sync-backup",
     "sync-info",
     "sync-wals",
@@ -99,6 +95,13 @@ pub enum Command {
     ShowServers(ServerNames),
     /// Diagnostic information in JSON format
     Diagnose(Diagnose),
+    /// Show live information and status of the PostgreSQL server
+    Status(ServerNames),
+    /// Close the current WAL file of the server (pg_switch_wal), optionally waiting for its archival
+    #[command(visible_alias = "switch-xlog")]
+    SwitchWal(SwitchWal),
+    /// Show live information and status of the streaming clients of the server
+    ReplicationStatus(ReplicationStatus),
     /// Receive a WAL file (put-wal tar stream on standard input) into the incoming directory
     PutWal(PutWal),
     /// Archive the WAL files waiting in the incoming and streaming directories
@@ -145,6 +148,60 @@ pub struct Diagnose {
     /// Include the source file of every configuration value
     #[arg(long)]
     pub show_config_source: bool,
+}
+
+/// `switch-wal` options.
+#[derive(Debug, Args)]
+pub struct SwitchWal {
+    /// Server names ('all' for every server)
+    #[arg(value_name = "SERVER_NAME", required = true)]
+    pub server_name: Vec<String>,
+    /// Force the switch by running a CHECKPOINT first
+    #[arg(long)]
+    pub force: bool,
+    /// Wait for one WAL file to be archived
+    #[arg(long)]
+    pub archive: bool,
+    /// Seconds to wait for the WAL file to be archived (0: no limit)
+    #[arg(long, value_name = "TIMEOUT", default_value_t = 30)]
+    pub archive_timeout: u64,
+}
+
+/// Which streaming clients `replication-status` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicationTarget {
+    /// Any of them.
+    All,
+    /// Hot standby servers only.
+    HotStandby,
+    /// WAL streamers only (such as pg_receivewal).
+    WalStreamer,
+}
+
+/// Which connection `replication-status` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicationSource {
+    /// The backup connection (`conninfo`).
+    BackupHost,
+    /// The WAL streaming connection (`wal_conninfo`, else `conninfo`).
+    WalHost,
+}
+
+/// `replication-status` options.
+#[derive(Debug, Args)]
+pub struct ReplicationStatus {
+    /// Server names ('all' for every server)
+    #[arg(value_name = "SERVER_NAME", required = true)]
+    pub server_name: Vec<String>,
+    /// Machine readable output
+    #[arg(long)]
+    pub minimal: bool,
+    /// Which clients to list
+    #[arg(long, value_enum, default_value = "all")]
+    pub target: ReplicationTarget,
+    /// Which connection of the server to ask
+    #[arg(long, value_enum, default_value = "backup-host")]
+    pub source: ReplicationSource,
 }
 
 /// One server name.

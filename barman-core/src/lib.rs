@@ -5,6 +5,7 @@
 //! binaries (`barman`, `barman-wal-archive`, `barman-wal-restore`) decide how to render it.
 
 pub mod archive;
+pub mod backups_overview;
 pub mod catalog;
 pub mod check;
 pub mod compression;

@@ -70,18 +70,49 @@ fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
 }
 
-/// The golden file holds the values Barman 3.20.1 resolves for this configuration (its
-/// `show-servers` output without the live PostgreSQL keys), with two deliberate differences:
-/// option sets print as a plain list instead of Python's `BackupOptions({...})`, and intervals
-/// as `6 hours` instead of Python's `6:00:00`.
+/// A `conninfo` nobody listens on: commands that ask PostgreSQL fail fast, on loopback.
+const UNREACHABLE: &str = "host=127.0.0.1 port=1 user=barman dbname=postgres";
+
+/// The warning `show-servers` gives when a server's `conninfo` (as Barman writes it back,
+/// password redacted) cannot be reached.
+fn unreachable_warning(server: &str, dsn: &str) -> String {
+    format!(
+        "WARNING: server '{server}' (conninfo): cannot connect to PostgreSQL with '{dsn}': error connecting to \
+         server: Connection refused (os error 111)\nHINT: is PostgreSQL running and listening on 127.0.0.1:1? \
+         check listen_addresses and port\n"
+    )
+}
+
+/// The golden file holds what Barman 3.20.1 prints for this configuration, whose PostgreSQL
+/// cannot be reached (the live keys are those Barman keeps then, mostly `None`; the client
+/// tools' version is the installed one), with two deliberate differences: option sets print as
+/// a plain list instead of Python's `BackupOptions({...})`, and intervals as `6 hours` instead
+/// of Python's `6:00:00`.
 #[test]
 fn show_servers_resolves_a_multi_file_configuration_as_barman_does() {
     let ctx = TestContext::new();
     let config = write_multi_file_configuration(&ctx);
     let assert = run(&ctx, &config, &["show-servers", "all"]).success();
     let expected = include_str!("golden/show-servers-multi-file.txt");
-    assert_eq!(ctx.normalize(&stdout_of(&assert)), expected);
-    assert_eq!(stderr_of(&assert), "");
+    let shown: Vec<String> = ctx
+        .normalize(&stdout_of(&assert))
+        .lines()
+        .map(|line| match line.split_once("_version: ") {
+            Some((key, _)) if key.starts_with("\tpg_") => format!("{key}_version: [CLIENT VERSION]"),
+            _ => line.to_owned(),
+        })
+        .collect();
+    assert_eq!(shown.join("\n") + "\n", expected);
+    assert_eq!(
+        stderr_of(&assert),
+        unreachable_warning(
+            "pg",
+            "host=127.0.0.1 port=1 user=barman dbname=postgres application_name=myapp"
+        ) + &unreachable_warning(
+            "ssh-pg",
+            "host=127.0.0.1 port=1 user=barman dbname=postgres password=*REDACTED*"
+        )
+    );
 }
 
 #[test]
@@ -175,7 +206,7 @@ fn reserved_names_and_global_sections_in_included_files_are_fatal() {
 fn invalid_values_and_unknown_options_are_warned_and_do_not_fail() {
     let ctx = TestContext::new();
     let config = ctx.write_config(&format!(
-        "{}compresion = gzip\n[pg]\nconninfo = host=x\nbackup_method = postgres\narchiver = maybe\n\
+        "{}compresion = gzip\n[pg]\nconninfo = {UNREACHABLE}\nbackup_method = postgres\narchiver = maybe\n\
          streaming_archiver = on\nslot_name = ok\ncheck_timeout = soon\n",
         global_section(&ctx)
     ));
@@ -187,6 +218,8 @@ fn invalid_values_and_unknown_options_are_warned_and_do_not_fail() {
          Invalid boolean representation (must be one in: true|t|yes|1|on | false|f|no|0|off)\n\
          WARNING: Ignoring invalid configuration value 'soon' for key check_timeout in [pg] section of [TEMP]/barman.conf: \
          'soon' is not an integer\n"
+            .to_owned()
+            + &unreachable_warning("pg", UNREACHABLE)
     );
     let out = stdout_of(&assert);
     assert!(
@@ -199,7 +232,7 @@ fn invalid_values_and_unknown_options_are_warned_and_do_not_fail() {
 fn unknown_servers_and_misused_all_are_errors() {
     let ctx = TestContext::new();
     let config = ctx.write_config(&format!(
-        "{}[pg]\nconninfo = host=x\nbackup_method = postgres\narchiver = on\n",
+        "{}[pg]\nconninfo = {UNREACHABLE}\nbackup_method = postgres\narchiver = on\n",
         global_section(&ctx)
     ));
     let assert = run(&ctx, &config, &["show-servers", "nope"]).code(1);
@@ -210,7 +243,7 @@ fn unknown_servers_and_misused_all_are_errors() {
     let assert = run(&ctx, &config, &["show-servers", "all", "pg"]).code(1);
     assert_eq!(
         stderr_of(&assert),
-        "ERROR: You cannot use 'all' with other server names\n"
+        "ERROR: You cannot use 'all' with other server names\n".to_owned() + &unreachable_warning("pg", UNREACHABLE)
     );
 }
 
@@ -252,12 +285,12 @@ fn log_file_uses_barman_format_and_redacts_passwords() {
     let ctx = TestContext::new();
     let log = ctx.root().join("log/barman.log");
     let config = ctx.write_config(&format!(
-        "{}log_file = {}\n[pg]\nconninfo = host=x password=hunter2\nbackup_method = postgres\narchiver = on\nbogus = 1\n",
+        "{}log_file = {}\n[pg]\nconninfo = {UNREACHABLE} password=hunter2\nbackup_method = postgres\narchiver = on\nbogus = 1\n",
         global_section(&ctx),
         log.display()
     ));
     let assert = run(&ctx, &config, &["show-servers", "pg"]).success();
-    assert!(stdout_of(&assert).contains("\tconninfo: host=x password=*REDACTED*\n"));
+    assert!(stdout_of(&assert).contains(&format!("\tconninfo: {UNREACHABLE} password=*REDACTED*\n")));
     let logged = std::fs::read_to_string(&log).unwrap();
     let line = logged
         .lines()
@@ -276,7 +309,8 @@ fn log_file_uses_barman_format_and_redacts_passwords() {
 fn diagnose_reports_configuration_and_disabled_reasons_as_json() {
     let ctx = TestContext::new();
     let config = ctx.write_config(&format!(
-        "{}[pg]\nconninfo = host=x password=hunter2\nbackup_method = postgres\narchiver = on\n[nossh]\nconninfo = host=y\narchiver = on\n",
+        "{}[pg]\nconninfo = {UNREACHABLE} password=hunter2\nbackup_method = postgres\narchiver = on\n\
+         [nossh]\nconninfo = {UNREACHABLE}\narchiver = on\n",
         global_section(&ctx)
     ));
     let assert = run(&ctx, &config, &["diagnose", "--show-config-source"]).success();
@@ -285,9 +319,16 @@ fn diagnose_reports_configuration_and_disabled_reasons_as_json() {
     let json: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         json["servers"]["pg"]["config"]["conninfo"]["value"],
-        "host=x password=*REDACTED*"
+        format!("{UNREACHABLE} password=*REDACTED*")
     );
     assert_eq!(json["servers"]["pg"]["config"]["check_timeout"]["source"], "default");
+    let status = json["servers"]["pg"]["status"].as_object().unwrap();
+    assert_eq!(
+        status["server_txt_version"],
+        Value::Null,
+        "unreachable: Barman's keys, all null"
+    );
+    assert_eq!(status["archive_mode"], Value::Null);
     assert_eq!(
         json["servers"]["nossh"]["msg_list"][0],
         "Missing or invalid ssh_command in barman configuration for server nossh"
@@ -339,8 +380,8 @@ fn root_drops_privileges_to_barman_user() {
     assert_eq!(owner, user.uid.as_raw());
 }
 
-/// Optional tier: Barman 3.20.1 itself resolves the same files to the same values (keys that only
-/// Barman prints are live PostgreSQL status; interval and option-set renderings are documented
+/// Optional tier: Barman 3.20.1 itself resolves the same files to the same values, live keys of
+/// the unreachable servers included (interval and option-set renderings are documented
 /// differences, and a password is left out because Barman's redaction swallows the next line).
 #[test]
 fn show_servers_matches_python_barman_when_installed() {
@@ -366,14 +407,9 @@ fn show_servers_matches_python_barman_when_installed() {
             .success(),
     );
     let comparable = |line: &&str| {
-        ![
-            "last_backup_maximum_age",
-            "last_wal_maximum_age",
-            "backup_options",
-            "recovery_options",
-        ]
-        .iter()
-        .any(|key| line.starts_with(&format!("\t{key}:")))
+        !["last_wal_maximum_age", "backup_options", "recovery_options"]
+            .iter()
+            .any(|key| line.starts_with(&format!("\t{key}:")))
     };
     let our_keys: Vec<&str> = ours.lines().map(|l| l.split(':').next().unwrap()).collect();
     let ours: Vec<&str> = ours.lines().filter(comparable).collect();

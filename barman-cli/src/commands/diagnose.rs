@@ -1,22 +1,42 @@
 //! `diagnose`: one JSON document describing the configuration and the system, for support.
 //!
 //! This release fills the configuration part (global and per-server settings, the reasons a
-//! server is disabled, configuration errors) and the local system information; the live
-//! PostgreSQL status, backups and WAL sections are present but empty.
+//! server is disabled, configuration errors), the local system information and each server's
+//! live status (the keys `show-servers` prints, asked of every server in parallel); the
+//! backups and WAL sections are present but empty.
 
 use std::process::Command;
 
 use barman_core::config::{Config, ServerConfig};
+use barman_core::postgres::status::{RemoteStatus, StatusScope};
 use serde_json::{json, Map, Value};
 
+use super::status::fetch_live_status;
 use crate::output::{pretty_sorted_json, Output};
 
 /// Prints the diagnose document on stdout.
 pub fn diagnose(config: &Config, show_config_source: bool, out: &mut Output) {
+    let statuses: Vec<Value> = std::thread::scope(|threads| {
+        let pending: Vec<_> = config
+            .servers()
+            .iter()
+            .map(|server| threads.spawn(move || live_status(server)))
+            .collect();
+        pending
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
     let servers: Map<String, Value> = config
         .servers()
         .iter()
-        .map(|server| (server.name().to_string(), server_section(server, show_config_source)))
+        .zip(statuses)
+        .map(|(server, status)| {
+            (
+                server.name().to_string(),
+                server_section(server, show_config_source, status),
+            )
+        })
         .collect();
     let document = json!({
         "global": {
@@ -64,7 +84,19 @@ fn global_config(config: &Config, show_source: bool) -> Value {
     Value::Object(map)
 }
 
-fn server_section(server: &ServerConfig, show_source: bool) -> Value {
+/// The server's live status as `diagnose` writes it; empty for inactive and passive servers.
+fn live_status(server: &ServerConfig) -> Value {
+    let status = StatusScope::of(server).map(|scope| fetch_live_status(&scope));
+    Value::Object(
+        status
+            .iter()
+            .flat_map(RemoteStatus::iter)
+            .map(|(key, value)| (key.to_owned(), value.diagnose_json()))
+            .collect(),
+    )
+}
+
+fn server_section(server: &ServerConfig, show_source: bool, status: Value) -> Value {
     let mut config: Map<String, Value> = server
         .options()
         .map(|(spec, value)| {
@@ -79,7 +111,7 @@ fn server_section(server: &ServerConfig, show_source: bool) -> Value {
         "backups": {},
         "config": config,
         "msg_list": server.disabled_reasons(),
-        "status": {},
+        "status": status,
         "wals": {},
     })
 }

@@ -9,7 +9,10 @@ pub mod cron;
 pub mod diagnose;
 pub mod processes;
 pub mod receive_wal;
+pub mod replication;
 pub mod servers;
+pub mod status;
+pub mod switch_wal;
 pub mod wal;
 
 use barman_core::config::{Config, ServerConfig};

@@ -270,7 +270,7 @@ fn ssh_origin(server: &str) -> PutWalOrigin {
 }
 
 /// The server's archive directories; an unset directory option is reported.
-fn layout_of(config: &Config, server: &ServerConfig, out: &mut Output) -> Option<ArchiveLayout> {
+pub(super) fn layout_of(config: &Config, server: &ServerConfig, out: &mut Output) -> Option<ArchiveLayout> {
     match ArchiveLayout::for_server(server, &config.global().barman_lock_directory) {
         Ok(layout) => Some(layout),
         Err(error) => {

@@ -9,7 +9,8 @@
 //! * [`archive_wal`]: `barman archive-wal`: move `streaming/` and `incoming/` into `wals/`,
 //!   compressing and cataloguing;
 //! * [`rebuild_xlogdb`]: `barman rebuild-xlogdb`: rewrite the catalogue from `wals/`;
-//! * [`get_wal`]: `barman get-wal`: find a WAL, list the ones that follow, stream it out.
+//! * [`get_wal`]: `barman get-wal`: find a WAL, list the ones that follow, stream it out;
+//! * [`wait_for_archived_wal`]: `switch-wal --archive`: run archive-wal until a WAL arrives.
 //!
 //! Stored files may be compressed (by the archiver or by the client); [`content`] reads any of
 //! them as the WAL they hold, which is what duplicates are compared on.
@@ -20,6 +21,7 @@ pub mod get_wal;
 mod layout;
 mod put_wal;
 mod rebuild;
+mod wait;
 
 pub use archiver::{
     archive_wal, ArchiveEvent, ArchiveOutcome, ArchiveSettings, ArchiveSummary, ArchiveWalError, WalSource,
@@ -28,3 +30,4 @@ pub use archiver::{
 pub use layout::{ArchiveLayout, LayoutError};
 pub use put_wal::{put_wal, PutWalReport, ServerPutWalError};
 pub use rebuild::{rebuild_xlogdb, RebuildError, RebuildReport, SkippedFile};
+pub use wait::{latest_archived_per_timeline, wait_for_archived_wal, AwaitedWal, WaitOutcome, WAIT_INTERVAL};

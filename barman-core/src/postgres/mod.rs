@@ -11,6 +11,8 @@ pub mod conninfo;
 pub mod pgpass;
 pub mod replication;
 pub mod server;
+pub mod status;
+pub mod streaming_clients;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -241,7 +241,7 @@ impl PostgresServer {
                           OR last_failed_time <= last_archived_time), \
                      (archived_count::numeric / EXTRACT(EPOCH FROM age(now(), stats_reset)))::text \
                      FROM pg_stat_archiver";
-        let row = self.client.query_one(query, &[])?;
+        let row = self.client.query_typed_one(query, &[])?;
         Ok(ArchiverStats {
             archived_count: row.get(0),
             last_archived_wal: row.get(1),
@@ -323,6 +323,54 @@ impl PostgresServer {
             .get(0);
         let before_name: String = before.get(0);
         Ok((before_name < after).then_some(closed))
+    }
+}
+
+/// Barman's test of the monitoring roles (PostgreSQL 10 and later), as an SQL condition on the
+/// current role: `pg_monitor`, or both `pg_read_all_settings` and `pg_read_all_stats`.
+pub(crate) const MONITORING_ROLES_SQL: &str = "(pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE') \
+     OR (pg_has_role(CURRENT_USER, 'pg_read_all_settings', 'USAGE') \
+         AND pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'USAGE')))";
+
+impl PostgresServer {
+    /// The session, for modules that batch their questions into one query.
+    pub(crate) fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Barman's `has_backup_privileges` as one SQL condition on `r.rolsuper`, `r` being the
+    /// current role's `pg_roles` row, so that it can be batched with other questions.
+    pub(crate) fn backup_privileges_sql(&self) -> String {
+        if self.version_num < 100_000 {
+            return "r.rolsuper".into();
+        }
+        let mut conditions = vec![MONITORING_ROLES_SQL.to_owned()];
+        for alternatives in self.backup_functions() {
+            let granted: Vec<String> = alternatives
+                .iter()
+                .map(|function| format!("has_function_privilege(CURRENT_USER, '{function}', 'EXECUTE')"))
+                .collect();
+            conditions.push(format!("({})", granted.join(" OR ")));
+        }
+        format!("(r.rolsuper OR ({}))", conditions.join(" AND "))
+    }
+
+    /// Barman's `has_checkpoint_privileges`: superuser, or from PostgreSQL 14 a member of
+    /// `pg_checkpoint` (a role that exists from 15 on, so on 14 only superusers qualify).
+    pub fn checkpoint_privileges(&mut self) -> Result<bool, QueryError> {
+        let query = if self.version_num >= 150_000 {
+            "SELECT rolsuper OR pg_has_role(CURRENT_USER, 'pg_checkpoint', 'USAGE') \
+             FROM pg_roles WHERE rolname = CURRENT_USER"
+        } else {
+            "SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER"
+        };
+        Ok(self.client.query_typed_one(query, &[])?.get(0))
+    }
+
+    /// Runs `CHECKPOINT`.
+    pub fn checkpoint(&mut self) -> Result<(), QueryError> {
+        self.client.batch_execute("CHECKPOINT")?;
+        Ok(())
     }
 }
 
