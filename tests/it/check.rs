@@ -670,7 +670,7 @@ fn the_whole_check_is_bounded_by_check_timeout() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(
         run.stdout,
-        "Server pg:\n\tcheck timeout: FAILED (barman check command timed out; it ran for 1 seconds while checking \
+        "Server pg:\n\tcheck timeout: FAILED (barman check command timed out; it ran for 1 second while checking \
          'PostgreSQL': fix what is slow to answer, or raise check_timeout (or pass --check-timeout))\n"
     );
     assert_eq!(run.code, Some(1));

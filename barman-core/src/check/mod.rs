@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::BackupCatalog;
 use crate::config::ServerConfig;
+use crate::human::human_duration;
 use crate::postgres::ClientEnvironment;
 
 /// Whether a check passed.
@@ -181,7 +182,7 @@ pub fn check_server(
             Ok(Event::Result(result)) => report(result),
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let seconds = deadline.map_or(0, |(_, t)| t.as_secs());
+                let limit = deadline.map_or(0, |(_, t)| i64::try_from(t.as_secs()).unwrap_or(i64::MAX));
                 let stalled = running
                     .as_ref()
                     .map_or_else(String::new, |name| format!(" while checking '{name}'"));
@@ -190,8 +191,9 @@ pub fn check_server(
                     hint(
                         "barman check command timed out",
                         &format!(
-                            "it ran for {seconds} seconds{stalled}: fix what is slow to answer, or raise \
-                             check_timeout (or pass --check-timeout)"
+                            "it ran for {}{stalled}: fix what is slow to answer, or raise check_timeout (or \
+                             pass --check-timeout)",
+                            human_duration(limit)
                         ),
                     ),
                 ));
