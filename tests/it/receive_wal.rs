@@ -402,6 +402,51 @@ fn receive_wal_refusals_are_barman_s() {
         )
     );
 
+    // Another client streaming from the slot.
+    let config = streaming_config(&ctx, &cluster, PG_BIN_DIR, "");
+    cluster.sql("SELECT pg_create_physical_replication_slot('barman')");
+    let other_directory = ctx.root().join("other-client");
+    fs::create_dir(&other_directory).unwrap();
+    let mut other = Command::new(Path::new(PG_BIN_DIR).join("pg_receivewal"))
+        .env_clear()
+        .env("HOME", ctx.home())
+        .arg(format!("--dbname={}", cluster.streaming_conninfo()))
+        .args(["--slot=barman", "--no-loop", "--no-password"])
+        .arg(format!("--directory={}", other_directory.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the other client to stream", || slot_active(&cluster));
+    let in_use = run(&ctx, &config, &["receive-wal", "pg"]);
+    let _ = kill(Pid::from_raw(other.id() as i32), Signal::SIGINT);
+    other.wait().unwrap();
+    assert_eq!(
+        (in_use.code, in_use.stderr.as_str()),
+        (
+            1,
+            "ERROR: ArchiverFailure:replication slot 'barman' is already in use\n\
+             HINT: another client streams from slot 'barman': stop it, or give this server its own slot_name\n"
+        )
+    );
+
+    // The streaming connection cannot replicate: the silent pre-flight checks fail.
+    let no_replication = ctx.write_barman_config(&format!(
+        "conninfo = {conninfo}\nstreaming_conninfo = {conninfo}\nbackup_method = postgres\n\
+         streaming_archiver = on\nslot_name = barman\npath_prefix = {PG_BIN_DIR}\n",
+        conninfo = cluster.conninfo()
+    ));
+    let preflight = run(&ctx, &no_replication, &["receive-wal", "pg"]);
+    assert_eq!((preflight.code, preflight.stdout.as_str()), (1, ""));
+    assert!(
+        preflight.stderr.starts_with(
+            "ERROR: Impossible to start WAL streaming. Check the log for more details, or run 'barman check pg'\n\
+             HINT: PostgreSQL streaming (WAL streaming): cannot connect to PostgreSQL with"
+        ),
+        "{}",
+        preflight.stderr
+    );
+
     let old_tool = streaming_config(&ctx, &cluster, "/nonexistent", "create_slot = auto\n");
     let no_tool = Command::new(built_binary("barman"))
         .env_clear()
