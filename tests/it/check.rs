@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use barman_core::postgres::client_tools::{self, ClientTool};
-use barman_tests::{BarmanHost, BarmanRole, PgCluster, PgClusterBuilder, Sshd, TestContext, PG_BIN_DIR};
+use barman_tests::{
+    pg_version_installed, BarmanHost, BarmanRole, PgCluster, PgClusterBuilder, Sshd, TestContext, PG_BIN_DIR,
+};
 
 /// A check's output and exit status.
 struct Run {
@@ -146,22 +148,12 @@ fn superuser_and_seed_standard_user_pass_every_check() {
     }
 }
 
-#[test]
-fn a_role_missing_any_grant_fails_with_the_grant_to_run() {
-    let ctx = TestContext::new();
-    let cluster = archiving_cluster(&ctx).start();
-    let config = ctx.write_barman_config(&server_options(&cluster));
-    catalogue_one_wal(&ctx);
-    let monitoring = "GRANT pg_read_all_settings TO barman; GRANT pg_read_all_stats TO barman";
-    let cases = [
-        (
-            "EXECUTE ON FUNCTION pg_backup_start(text, boolean)",
-            "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
-        ),
-        (
-            "EXECUTE ON FUNCTION pg_backup_stop(boolean)",
-            "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
-        ),
+/// For each `(privilege, grants)` of `backup_functions` and of what every version needs
+/// (`pg_switch_wal`, `pg_create_restore_point`, the monitoring roles): REVOKE the privilege
+/// from the seed's standard role on a cluster of PostgreSQL `major`; `check` fails Barman's way
+/// with exactly `grants` to run, and passes again once it is granted back.
+fn assert_each_missing_grant_fails(major: u32, backup_functions: &[(&str, &str)]) {
+    let every_version = [
         (
             "EXECUTE ON FUNCTION pg_switch_wal()",
             "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
@@ -170,10 +162,19 @@ fn a_role_missing_any_grant_fails_with_the_grant_to_run() {
             "EXECUTE ON FUNCTION pg_create_restore_point(text)",
             "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
         ),
-        ("pg_read_all_settings", monitoring),
-        ("pg_read_all_stats", monitoring),
+        ("pg_read_all_settings", MONITORING_GRANTS),
+        ("pg_read_all_stats", MONITORING_GRANTS),
     ];
-    for (privilege, grants) in cases {
+    let ctx = TestContext::new();
+    let cluster = archiving_cluster(&ctx).version(major).start();
+    let config = ctx.write_barman_config(&server_options(&cluster));
+    catalogue_one_wal(&ctx);
+    assert_eq!(
+        check(&ctx, &config, &["pg"]).stdout,
+        text(&healthy()),
+        "PostgreSQL {major}"
+    );
+    for (privilege, grants) in backup_functions.iter().chain(&every_version) {
         cluster.sql(&format!("REVOKE {privilege} FROM barman"));
         let run = check(&ctx, &config, &["pg"]);
         let mut expected = healthy();
@@ -185,11 +186,57 @@ fn a_role_missing_any_grant_fails_with_the_grant_to_run() {
                  (see documentation); as a superuser, run: {grants})"
             )),
         );
-        assert_eq!(run.stdout, text(&expected), "REVOKE {privilege}\n{}", run.stderr);
-        assert_eq!(run.code, Some(1), "REVOKE {privilege}");
+        assert_eq!(
+            run.stdout,
+            text(&expected),
+            "{major}: REVOKE {privilege}\n{}",
+            run.stderr
+        );
+        assert_eq!(run.code, Some(1), "{major}: REVOKE {privilege}");
         cluster.sql(&format!("GRANT {privilege} TO barman"));
     }
     assert_eq!(check(&ctx, &config, &["pg"]).code, Some(0), "every GRANT restored");
+}
+
+/// A missing role membership asks for both: Barman needs all settings and statistics readable.
+const MONITORING_GRANTS: &str = "GRANT pg_read_all_settings TO barman; GRANT pg_read_all_stats TO barman";
+
+#[test]
+fn a_role_missing_any_grant_fails_with_the_grant_to_run() {
+    assert_each_missing_grant_fails(
+        15,
+        &[
+            (
+                "EXECUTE ON FUNCTION pg_backup_start(text, boolean)",
+                "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
+            ),
+            (
+                "EXECUTE ON FUNCTION pg_backup_stop(boolean)",
+                "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
+            ),
+        ],
+    );
+}
+
+/// PostgreSQL 14 names the backup functions differently; either `pg_stop_backup` will do.
+#[test]
+fn a_role_missing_any_grant_fails_with_the_grant_to_run_on_postgresql_14() {
+    if !pg_version_installed(14) {
+        return;
+    }
+    assert_each_missing_grant_fails(
+        14,
+        &[
+            (
+                "EXECUTE ON FUNCTION pg_start_backup(text, boolean, boolean)",
+                "GRANT EXECUTE ON FUNCTION pg_start_backup(text, boolean, boolean) TO barman",
+            ),
+            (
+                "EXECUTE ON FUNCTION pg_stop_backup(), pg_stop_backup(boolean, boolean)",
+                "GRANT EXECUTE ON FUNCTION pg_stop_backup(boolean, boolean) TO barman",
+            ),
+        ],
+    );
 }
 
 #[test]

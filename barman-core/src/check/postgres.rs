@@ -9,6 +9,7 @@ use crate::identity::ServerIdentity;
 use crate::locks::{LockFile, LockName};
 use crate::postgres::client_tools::{ClientTool, ToolInstallation, ToolNotFound};
 use crate::postgres::server::ArchiverStats;
+use crate::wal::PgMajorVersion;
 
 /// The oldest PostgreSQL Barman supports.
 const MINIMAL_VERSION_NUM: u32 = 90_600;
@@ -419,11 +420,7 @@ impl Checker<'_> {
             (None, _) => format!("install {program} (see the {label} check)"),
             (Some(_), None) => "the server's version is unknown: fix the streaming connection first".to_owned(),
             (Some(installation), Some(num)) => {
-                let major = if num >= 100_000 {
-                    (num / 10_000).to_string()
-                } else {
-                    format!("{}.{}", num / 10_000, num / 100 % 100)
-                };
+                let major = PgMajorVersion::from_server_version_num(num);
                 format!(
                     "{} is too old for the server: install {program} {major} or newer (Debian/Ubuntu: \
                      'apt-get install postgresql-client-{major}') and point path_prefix at its directory",
