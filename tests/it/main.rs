@@ -7,5 +7,6 @@ mod harness;
 mod pg_connection;
 mod pg_versions;
 mod receive_wal;
+mod status;
 mod wal_clients;
 mod wal_server;
