@@ -1150,3 +1150,48 @@ mod interop {
         assert_agree(&ctx, &config, &["check", "pg"]);
     }
 }
+
+/// The guide's streaming set-up (WAL streamed by receive-wal through slot `barman`, created on
+/// first start; no `archive_command`): with receive-wal running, `check` proves streaming by
+/// switching a WAL and archiving what receive-wal wrote, and is all OK.
+#[test]
+fn a_streaming_server_with_receive_wal_running_is_all_ok() {
+    use crate::receive_wal::{assert_receiver_gone, run, slot_active, wait_for, Background, ReceiverGuard};
+
+    let ctx = TestContext::new();
+    let cluster = PgCluster::builder(&ctx)
+        .max_wal_senders(2)
+        .max_replication_slots(2)
+        .start();
+    let config = ctx.write_barman_config(&format!(
+        "conninfo = {}\nstreaming_conninfo = {}\nbackup_method = postgres\narchiver = off\n\
+         streaming_archiver = on\nslot_name = barman\ncreate_slot = auto\npath_prefix = {PG_BIN_DIR}\n",
+        cluster.conninfo(),
+        cluster.streaming_conninfo()
+    ));
+    let _guard = ReceiverGuard(&ctx);
+    let receiver = Background::start(&ctx, &config);
+    wait_for("receive-wal to stream", || slot_active(&cluster));
+
+    let run_check = check(&ctx, &config, &["pg"]);
+    let mut expected = healthy();
+    insert_after(&mut expected, "wal_level", "\treplication slot: OK");
+    for name in ["archive_mode", "archive_command", "continuous archiving"] {
+        set_line(&mut expected, name, None);
+    }
+    insert_after(&mut expected, "systemid coherence", "\tpg_receivexlog: OK");
+    insert_after(&mut expected, "pg_receivexlog", "\tpg_receivexlog compatible: OK");
+    insert_after(&mut expected, "pg_receivexlog compatible", "\treceive-wal running: OK");
+    assert_eq!(run_check.stdout, text(&expected), "{}", run_check.stderr);
+    assert_eq!(run_check.code, Some(0));
+    let catalogue = fs::read_to_string(ctx.barman_home().join("pg/wals/pg-xlog.db")).unwrap();
+    assert!(
+        catalogue.starts_with("00000001"),
+        "the switched WAL was streamed and archived: {catalogue}"
+    );
+
+    let stop = run(&ctx, &config, &["terminate-process", "pg", "receive-wal"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    assert_eq!(receiver.finish(&ctx).code, 0);
+    assert_receiver_gone(&cluster);
+}

@@ -295,6 +295,14 @@ impl PostgresServer {
             .get(0))
     }
 
+    /// Writes a small WAL record (a transaction that gets an ID and commits). After a WAL switch
+    /// on a quiet server, this starts the next segment: pg_receivewal only opens its next file
+    /// when WAL arrives for it, and until then the segment just closed is the newest file it has.
+    pub fn write_wal_record(&mut self) -> Result<(), QueryError> {
+        self.client.batch_execute("SELECT txid_current()")?;
+        Ok(())
+    }
+
     /// Closes the current WAL segment with `pg_switch_wal()`, as Barman's `switch-wal` does:
     /// the name of the segment it closed, or `None` when the current one was still empty (no
     /// switch needed). The caller checks privileges and recovery first: both make it fail.
