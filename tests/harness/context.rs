@@ -19,6 +19,14 @@ pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 /// A hung command must fail its test rather than stall the whole run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What one `barman` run printed (root directory shown as `[TEMP]`) and its exit status.
+pub struct BarmanRun {
+    pub stdout: String,
+    pub stderr: String,
+    /// `None` when a signal ended it.
+    pub code: Option<i32>,
+}
+
 pub struct TestContext {
     root: TempDir,
     home: PathBuf,
@@ -126,6 +134,23 @@ impl TestContext {
     /// The built `barman` binary.
     pub fn barman(&self) -> assert_cmd::Command {
         self.command(built_binary("barman"))
+    }
+
+    /// Runs the built `barman` with `-c config` and `args`, to its end; its output with the
+    /// root directory shown as `[TEMP]`.
+    pub fn run_barman(&self, config: &Path, args: &[&str]) -> BarmanRun {
+        let output = self
+            .barman()
+            .arg("-c")
+            .arg(config)
+            .args(args)
+            .output()
+            .expect("run barman");
+        BarmanRun {
+            stdout: self.normalize(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.normalize(&String::from_utf8_lossy(&output.stderr)),
+            code: output.status.code(),
+        }
     }
 
     /// The built `barman-wal-archive` binary.

@@ -34,7 +34,7 @@ mod sshd;
 
 pub use barman_host::{python_barman_installed, BarmanHost, PYTHON_BARMAN_BIN};
 pub use binaries::{binaries_dir, built_binary};
-pub use context::{TestContext, SYSTEM_PATH};
+pub use context::{BarmanRun, TestContext, SYSTEM_PATH};
 pub use pg_versions::{
     installed_pg_versions, pg_client_bin_dir, pg_server_bin_dir, pg_version_installed, SYSTEM_PG_MAJOR,
 };

@@ -10,30 +10,13 @@ use std::time::{Duration, Instant};
 
 use barman_core::postgres::client_tools::{self, ClientTool};
 use barman_tests::{
-    pg_version_installed, BarmanHost, BarmanRole, PgCluster, PgClusterBuilder, Sshd, TestContext, PG_BIN_DIR,
+    pg_version_installed, BarmanHost, BarmanRole, BarmanRun, PgCluster, PgClusterBuilder, Sshd, TestContext, PG_BIN_DIR,
 };
 
-/// A check's output and exit status.
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
-}
-
-fn check(ctx: &TestContext, config: &Path, args: &[&str]) -> Run {
-    let output = ctx
-        .barman()
-        .arg("-c")
-        .arg(config)
-        .arg("check")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        stdout: ctx.normalize(&String::from_utf8_lossy(&output.stdout)),
-        stderr: ctx.normalize(&String::from_utf8_lossy(&output.stderr)),
-        code: output.status.code(),
-    }
+fn check(ctx: &TestContext, config: &Path, args: &[&str]) -> BarmanRun {
+    let mut with_check = vec!["check"];
+    with_check.extend_from_slice(args);
+    ctx.run_barman(config, &with_check)
 }
 
 /// The seed's server: the `barman` and `streaming_barman` connections, pg_basebackup
@@ -273,11 +256,7 @@ fn wal_level_minimal_and_archive_mode_off_name_the_settings_to_change() {
     set_line(
         &mut expected,
         "pg_basebackup compatible",
-        Some(&format!(
-            "\tpg_basebackup compatible: FAILED (PostgreSQL version: None, pg_basebackup version: {}; the server's \
-             version is unknown: fix the streaming connection first)",
-            tool_version(ClientTool::PgBasebackup)
-        )),
+        Some(&basebackup_without_server_version()),
     );
     set_line(
         &mut expected,
@@ -291,6 +270,15 @@ fn wal_level_minimal_and_archive_mode_off_name_the_settings_to_change() {
     set_line(&mut expected, "continuous archiving", None);
     assert_eq!(run.stdout, text(&expected), "{}", run.stderr);
     assert_eq!(run.code, Some(1));
+}
+
+/// `pg_basebackup compatible` when the replication session could not tell the server's version.
+fn basebackup_without_server_version() -> String {
+    format!(
+        "\tpg_basebackup compatible: FAILED (PostgreSQL version: None, pg_basebackup version: {}; the server's \
+         version is unknown: fix the streaming connection first)",
+        tool_version(ClientTool::PgBasebackup)
+    )
 }
 
 fn archive_command_failure() -> String {
@@ -429,7 +417,7 @@ fn streaming_archiver_slot_and_client_tool_problems() {
 
     // The slot exists but nothing streams from it.
     let config = ctx.write_barman_config(&format!("{}{streaming}", server_options(&cluster)));
-    let slot_line = |run: &Run| {
+    let slot_line = |run: &BarmanRun| {
         run.stdout
             .lines()
             .find(|line| line.starts_with("\treplication slot: "))
@@ -500,11 +488,7 @@ fn unreachable(postgres_line: &str) -> String {
     set_line(
         &mut lines,
         "pg_basebackup compatible",
-        Some(&format!(
-            "\tpg_basebackup compatible: FAILED (PostgreSQL version: None, pg_basebackup version: {}; the server's \
-             version is unknown: fix the streaming connection first)",
-            tool_version(ClientTool::PgBasebackup)
-        )),
+        Some(&basebackup_without_server_version()),
     );
     set_line(
         &mut lines,
@@ -547,11 +531,7 @@ fn an_unreachable_server_and_a_wrong_password() {
     let mut expected = unreachable(&postgres_line);
     // The streaming connection works: its version is known.
     expected = expected.replace(
-        &format!(
-            "\tpg_basebackup compatible: FAILED (PostgreSQL version: None, pg_basebackup version: {}; the server's \
-             version is unknown: fix the streaming connection first)\n",
-            tool_version(ClientTool::PgBasebackup)
-        ),
+        &format!("{}\n", basebackup_without_server_version()),
         "\tpg_basebackup compatible: OK\n",
     );
     expected = expected.replace(
@@ -648,15 +628,9 @@ fn a_server_set_up_as_the_seed_describes_is_all_ok() {
         )
     );
 
-    let json = ctx
-        .barman()
-        .args(["-f", "json", "-c"])
-        .arg(&host.config)
-        .args(["check", "pg"])
-        .output()
-        .unwrap();
-    assert_eq!(json.status.code(), Some(0));
-    let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let json = ctx.run_barman(&host.config, &["-f", "json", "check", "pg"]);
+    assert_eq!(json.code, Some(0));
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let checks = document["pg"].as_object().unwrap();
     let keys: Vec<&str> = checks.keys().map(String::as_str).collect();
     let mut expected_keys = vec![
