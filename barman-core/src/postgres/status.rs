@@ -333,6 +333,7 @@ struct ServerFacts {
 
 impl ServerFacts {
     /// One round trip: every question of Barman's `fetch_remote_status` but the archiver's.
+    /// `pg_settings` is computed once (each scan of the view formats every setting).
     fn query(server: &mut PostgresServer, slot_name: Option<&str>) -> Result<Self, QueryError> {
         let version_num = server.version_num();
         let (current_lsn, replay_lsn, name_offset) = if version_num >= 100_000 {
@@ -351,27 +352,28 @@ impl ServerFacts {
             "CASE WHEN r.rolsuper THEN true END".to_owned()
         };
         let segment_size = if version_num >= 110_000 {
-            "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')"
+            "(SELECT setting::bigint FROM s WHERE name = 'wal_segment_size')"
         } else {
-            "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') \
-             * (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_block_size')"
+            "(SELECT setting::bigint FROM s WHERE name = 'wal_segment_size') \
+             * (SELECT setting::bigint FROM s WHERE name = 'wal_block_size')"
         };
         let query = format!(
-            "SELECT version(), r.rolsuper, p.backup, {monitoring}, w.in_recovery, w.lsn::text, \
+            "WITH s AS MATERIALIZED (SELECT name, setting, sourcefile FROM pg_settings) \
+             SELECT version(), r.rolsuper, p.backup, {monitoring}, w.in_recovery, w.lsn::text, \
              CASE WHEN NOT w.in_recovery THEN ({name_offset}(w.lsn)).file_name END, \
              CASE WHEN NOT w.in_recovery THEN ({name_offset}(w.lsn)).file_offset END, \
              CASE WHEN p.backup THEN (SELECT sum(pg_tablespace_size(oid)) FROM pg_tablespace)::text END, \
              CASE WHEN p.backup THEN current_setting('data_directory') END, \
-             (SELECT setting FROM pg_settings WHERE name = 'archive_timeout'), \
-             (SELECT setting FROM pg_settings WHERE name = 'checkpoint_timeout'), \
+             (SELECT setting FROM s WHERE name = 'archive_timeout'), \
+             (SELECT setting FROM s WHERE name = 'checkpoint_timeout'), \
              {segment_size}, \
-             ARRAY(SELECT name FROM pg_settings WHERE name = ANY($1) ORDER BY name), \
-             ARRAY(SELECT current_setting(name) FROM pg_settings WHERE name = ANY($1) ORDER BY name), \
-             (SELECT setting FROM pg_settings WHERE name = 'config_file'), \
-             (SELECT setting FROM pg_settings WHERE name = 'hba_file'), \
-             (SELECT setting FROM pg_settings WHERE name = 'ident_file'), \
-             ARRAY(SELECT DISTINCT sourcefile FROM pg_settings WHERE sourcefile IS NOT NULL \
-                   AND sourcefile NOT IN (SELECT setting FROM pg_settings WHERE name = 'config_file') \
+             ARRAY(SELECT name FROM s WHERE name = ANY($1) ORDER BY name), \
+             ARRAY(SELECT current_setting(name) FROM s WHERE name = ANY($1) ORDER BY name), \
+             (SELECT setting FROM s WHERE name = 'config_file'), \
+             (SELECT setting FROM s WHERE name = 'hba_file'), \
+             (SELECT setting FROM s WHERE name = 'ident_file'), \
+             ARRAY(SELECT DISTINCT sourcefile FROM s WHERE sourcefile IS NOT NULL \
+                   AND sourcefile NOT IN (SELECT setting FROM s WHERE name = 'config_file') \
                    ORDER BY 1), \
              s.slot_name IS NOT NULL, s.active, s.restart_lsn::text, \
              (SELECT system_identifier::text FROM pg_control_system()) \
