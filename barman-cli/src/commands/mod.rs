@@ -74,6 +74,23 @@ pub fn single_server<'a>(
     usable_server(server, &name, rules, out).then_some(server).flatten()
 }
 
+/// The servers named on the command line that a command runs on, in order, after
+/// [`select_servers`] and [`usable_server`] have reported the others as `rules` say.
+pub fn usable_servers<'a>(
+    config: &'a Config,
+    names: &[String],
+    rules: Usability,
+    out: &mut Output,
+) -> Vec<&'a ServerConfig> {
+    let Some(servers) = select_servers(config, names, out) else {
+        return Vec::new();
+    };
+    servers
+        .into_iter()
+        .filter_map(|(name, server)| usable_server(server, &name, rules, out).then_some(server).flatten())
+        .collect()
+}
+
 /// Reports an unknown server (always an error) and, for commands that reject them, an inactive or
 /// disabled one. Returns whether the command should run on this server.
 pub fn usable_server(server: Option<&ServerConfig>, name: &str, rules: Usability, out: &mut Output) -> bool {

@@ -7,7 +7,7 @@ use barman_core::postgres::status::{RemoteStatus, StatusScope};
 use serde_json::{json, Map, Value};
 
 use super::status::{fetch_live_status, warn_about_failures};
-use super::{select_servers, state_marker, usable_server, READ_ONLY};
+use super::{select_servers, state_marker, usable_servers, READ_ONLY};
 use crate::output::Output;
 
 /// `list-servers [--minimal]`: `name - description[ (inactive)| (WARNING: disabled)][ (Passive)]`.
@@ -38,18 +38,12 @@ pub fn list_servers(config: &Config, minimal: bool, out: &mut Output) {
 /// `show-servers SERVER...|all`: every configuration key of each server and its live status
 /// (PostgreSQL, replication, archivers, client tools), sorted.
 pub fn show_servers(config: &Config, names: &[String], out: &mut Output) {
-    let Some(servers) = select_servers(config, names, out) else {
-        return;
-    };
-    for (name, server) in servers {
-        if !usable_server(server, &name, READ_ONLY, out) {
-            continue;
-        }
-        let Some(server) = server else { continue };
+    for server in usable_servers(config, names, READ_ONLY, out) {
+        let name = server.name();
         let marker = state_marker(server);
         let live = StatusScope::of(server).map(|scope| fetch_live_status(&scope));
         if let Some(live) = &live {
-            warn_about_failures(out, &name, live);
+            warn_about_failures(out, name, live);
         }
         let shown = shown_keys(server, live.as_ref(), out);
         if out.is_json() {
@@ -63,7 +57,7 @@ pub fn show_servers(config: &Config, names: &[String], out: &mut Output) {
                     object.insert(shown.key, shown.json);
                 }
             }
-            out.json_result(&name, Value::Object(object));
+            out.json_result(name, Value::Object(object));
         } else {
             out.info(&match marker {
                 Some(marker) => format!("Server {name} {marker}:"),

@@ -13,7 +13,7 @@ use barman_core::postgres::status::{self, ctime, RemoteStatus, StatusScope, Stat
 use barman_core::postgres::ClientEnvironment;
 use serde_json::{json, Map, Value};
 
-use super::{select_servers, usable_server, READ_ONLY};
+use super::{usable_servers, READ_ONLY};
 use crate::output::Output;
 
 /// Asks the server what `scope` covers, with the process's environment (libpq variables,
@@ -62,14 +62,8 @@ impl StatusLines {
 
 /// `status SERVER...|all`.
 pub fn status(config: &Config, names: &[String], out: &mut Output) {
-    let Some(servers) = select_servers(config, names, out) else {
-        return;
-    };
-    for (name, server) in servers {
-        if !usable_server(server, &name, READ_ONLY, out) {
-            continue;
-        }
-        let Some(server) = server else { continue };
+    for server in usable_servers(config, names, READ_ONLY, out) {
+        let name = server.name();
         let lines = server_status(server, out);
         if out.is_json() {
             let object: Map<String, Value> = lines
@@ -82,7 +76,7 @@ pub fn status(config: &Config, names: &[String], out: &mut Output) {
                     )
                 })
                 .collect();
-            out.json_result(&name, Value::Object(object));
+            out.json_result(name, Value::Object(object));
         } else {
             out.info(&format!("Server {name}:"));
             for (_, description, message) in lines.lines {

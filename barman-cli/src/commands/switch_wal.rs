@@ -16,7 +16,7 @@ use barman_core::postgres::{connect, effective_conninfo, ClientEnvironment, Post
 use barman_core::wal::WalFileName;
 
 use super::wal::layout_of;
-use super::{select_servers, usable_server, Inactive, Usability};
+use super::{usable_servers, Inactive, Usability};
 use crate::cli::SwitchWal;
 use crate::output::Output;
 
@@ -37,15 +37,8 @@ enum Switched {
 
 /// `switch-wal`.
 pub fn switch_wal(config: &Config, args: &SwitchWal, out: &mut Output) {
-    let Some(servers) = select_servers(config, &args.server_name, out) else {
-        return;
-    };
     let env = ClientEnvironment::from_process();
-    for (name, server) in servers {
-        if !usable_server(server, &name, SWITCH_WAL, out) {
-            continue;
-        }
-        let Some(server) = server else { continue };
+    for server in usable_servers(config, &args.server_name, SWITCH_WAL, out) {
         let Some(switched) = switch_one(server, args.force, &env, out) else {
             continue;
         };

@@ -340,10 +340,46 @@ pub(crate) const MONITORING_ROLES_SQL: &str = "(pg_has_role(CURRENT_USER, 'pg_mo
      OR (pg_has_role(CURRENT_USER, 'pg_read_all_settings', 'USAGE') \
          AND pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'USAGE')))";
 
+/// The names of the WAL position functions and columns, which PostgreSQL 10 renamed
+/// (`xlog` to `wal`, `location` to `lsn`).
+pub(crate) struct WalNames {
+    /// `pg_current_wal_lsn`.
+    pub current_lsn: &'static str,
+    /// `pg_last_wal_replay_lsn`.
+    pub last_replay_lsn: &'static str,
+    /// `pg_last_wal_receive_lsn`.
+    pub last_receive_lsn: &'static str,
+    /// `pg_walfile_name_offset`.
+    pub walfile_name_offset: &'static str,
+    /// The suffix of `pg_stat_replication`'s position columns (`sent_lsn`).
+    pub position_column: &'static str,
+}
+
 impl PostgresServer {
     /// The session, for modules that batch their questions into one query.
     pub(crate) fn client(&mut self) -> &mut Client {
         &mut self.client
+    }
+
+    /// The WAL function and column names of this server's version.
+    pub(crate) fn wal_names(&self) -> WalNames {
+        if self.version_num >= 100_000 {
+            WalNames {
+                current_lsn: "pg_current_wal_lsn",
+                last_replay_lsn: "pg_last_wal_replay_lsn",
+                last_receive_lsn: "pg_last_wal_receive_lsn",
+                walfile_name_offset: "pg_walfile_name_offset",
+                position_column: "lsn",
+            }
+        } else {
+            WalNames {
+                current_lsn: "pg_current_xlog_location",
+                last_replay_lsn: "pg_last_xlog_replay_location",
+                last_receive_lsn: "pg_last_xlog_receive_location",
+                walfile_name_offset: "pg_xlogfile_name_offset",
+                position_column: "location",
+            }
+        }
     }
 
     /// Barman's `has_backup_privileges` as one SQL condition on `r.rolsuper`, `r` being the

@@ -26,7 +26,7 @@ pub use value::{ctime, StatusValue};
 
 use super::client_tools::{self, ClientTool, ToolInstallation, ToolNotFound};
 use super::replication::ReplicationConnection;
-use super::server::{PostgresServer, QueryError, ReplicationSlot};
+use super::server::{PostgresServer, QueryError, ReplicationSlot, WalNames};
 use super::{connect, effective_conninfo, ClientEnvironment, PostgresError};
 use crate::config::ServerConfig;
 use crate::wal::{SegmentSize, WalFileName};
@@ -336,15 +336,12 @@ impl ServerFacts {
     /// `pg_settings` is computed once (each scan of the view formats every setting).
     fn query(server: &mut PostgresServer, slot_name: Option<&str>) -> Result<Self, QueryError> {
         let version_num = server.version_num();
-        let (current_lsn, replay_lsn, name_offset) = if version_num >= 100_000 {
-            ("pg_current_wal_lsn", "pg_last_wal_replay_lsn", "pg_walfile_name_offset")
-        } else {
-            (
-                "pg_current_xlog_location",
-                "pg_last_xlog_replay_location",
-                "pg_xlogfile_name_offset",
-            )
-        };
+        let WalNames {
+            current_lsn,
+            last_replay_lsn: replay_lsn,
+            walfile_name_offset: name_offset,
+            ..
+        } = server.wal_names();
         let monitoring = if version_num >= 100_000 {
             format!("r.rolsuper OR {}", super::server::MONITORING_ROLES_SQL)
         } else {
@@ -770,13 +767,17 @@ mod tests {
         assert_eq!(edb.server_txt_version().as_deref(), Some("10.4"));
     }
 
-    #[test]
-    fn connection_errors_are_worded_as_libpq_words_them() {
-        let env = ClientEnvironment {
+    fn bare_environment() -> ClientEnvironment {
+        ClientEnvironment {
             variables: Vec::new(),
             home: None,
             os_user: "barman".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn connection_errors_are_worded_as_libpq_words_them() {
+        let env = bare_environment();
         let refused = PostgresError::Connect {
             dsn: String::new(),
             message: "error connecting to server: Connection refused (os error 111)".into(),
@@ -800,11 +801,7 @@ mod tests {
 
     #[test]
     fn unreachable_servers_keep_barmans_keys_as_none() {
-        let env = ClientEnvironment {
-            variables: Vec::new(),
-            home: None,
-            os_user: "barman".into(),
-        };
+        let env = bare_environment();
         let scope = StatusScope {
             conninfo: Some("host=127.0.0.1 port=1 connect_timeout=2".into()),
             streaming_conninfo: Some("host=127.0.0.1 port=1 connect_timeout=2".into()),

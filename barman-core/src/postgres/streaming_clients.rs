@@ -3,7 +3,7 @@
 //! `pg_receivewal` (they do not), with their positions compared to the server's and the
 //! synchronisation stage Barman derives from them.
 
-use super::server::{timestamp, PostgresServer, QueryError, Timestamp};
+use super::server::{timestamp, PostgresServer, QueryError, Timestamp, WalNames};
 use crate::wal::Lsn;
 
 /// Which clients to list.
@@ -107,22 +107,13 @@ impl StreamingClient {
 /// Asks the server for its streaming clients matching `filter`. The role needs Barman's
 /// monitoring privileges to see them: check [`PostgresServer::monitoring_privileges`] first.
 pub fn replication_status(server: &mut PostgresServer, filter: ClientFilter) -> Result<ReplicationStatus, QueryError> {
-    let modern = server.version_num() >= 100_000;
-    let (current, replayed, received, column) = if modern {
-        (
-            "pg_current_wal_lsn",
-            "pg_last_wal_replay_lsn",
-            "pg_last_wal_receive_lsn",
-            "lsn",
-        )
-    } else {
-        (
-            "pg_current_xlog_location",
-            "pg_last_xlog_replay_location",
-            "pg_last_xlog_receive_location",
-            "location",
-        )
-    };
+    let WalNames {
+        current_lsn: current,
+        last_replay_lsn: replayed,
+        last_receive_lsn: received,
+        position_column: column,
+        ..
+    } = server.wal_names();
     let server_lsn: Option<String> = server
         .client()
         .query_typed_one(
