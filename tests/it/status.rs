@@ -1,7 +1,8 @@
 //! The live commands against real PostgreSQL 15 clusters: `show-servers`' live keys, `status`,
 //! `diagnose`'s status, `switch-wal` (privileges, standbys, `--archive` through
 //! barman-wal-archive over SSH) and `replication-status` with a real `pg_receivewal` and a
-//! real hot standby; and what each says when the server cannot be reached.
+//! real hot standby; what each says when the server cannot be reached; and the
+//! version-dependent parts on the other PostgreSQL versions of the multi-version tier.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use barman_core::postgres::client_tools::{self, ClientTool};
 use barman_tests::{
-    python_barman_installed, BarmanHost, PgCluster, TestContext, LOOPBACK, PG_BIN_DIR, PYTHON_BARMAN_BIN,
+    pg_client_bin_dir, pg_version_installed, python_barman_installed, BarmanHost, PgCluster, TestContext, LOOPBACK,
+    PG_BIN_DIR, PYTHON_BARMAN_BIN,
 };
 
 /// What a command printed and its exit status.
@@ -754,4 +756,95 @@ fn live_keys_match_python_barman_when_installed() {
         status(&barman(&ctx, &config, &["diagnose"]).stdout),
         status(&theirs(&["diagnose"]))
     );
+}
+
+/// The version-dependent parts on PostgreSQL 13, 14, 16, 17 and 18 (those installed by
+/// `scripts/setup-pg-versions`; a missing one is reported as skipped): the live keys of each
+/// version, the current WAL named as before 17 at a segment boundary, `--force` and
+/// `pg_checkpoint` (15 and later), and `pg_stat_replication`.
+#[test]
+fn live_commands_work_on_each_postgresql_version() {
+    for major in [13, 14, 16, 17, 18] {
+        if !pg_version_installed(major) {
+            continue;
+        }
+        let Some(client_bin) = pg_client_bin_dir(major) else {
+            eprintln!("skipped: no client programs of PostgreSQL {major} or newer (scripts/setup-pg-versions)");
+            continue;
+        };
+        let ctx = TestContext::new();
+        let cluster = PgCluster::builder(&ctx)
+            .version(major)
+            .archive_mode("on")
+            .archive_command("true")
+            .start();
+        let config = ctx.write_barman_config(&format!(
+            "conninfo = {}\nstreaming_conninfo = {}\nbackup_method = postgres\narchiver = on\npath_prefix = {}\n",
+            cluster.conninfo(),
+            cluster.streaming_conninfo(),
+            client_bin.display()
+        ));
+        let context = format!("PostgreSQL {major}");
+        let run = barman(&ctx, &config, &["show-servers", "pg"]);
+        assert_eq!((run.stderr.as_str(), run.code), ("", Some(0)), "{context}");
+        let keys = shown(&run.stdout);
+        let system_id = cluster.sql("SELECT system_identifier FROM pg_control_system()");
+        for (key, value) in [
+            ("server_txt_version", server_version(&cluster)),
+            ("is_superuser", "False".into()),
+            ("has_backup_privileges", "True".into()),
+            ("has_monitoring_privileges", "True".into()),
+            ("wal_keep_size", "0".into()),
+            ("xlog_segment_size", "16777216".into()),
+            ("postgres_systemid", system_id.clone()),
+            ("streaming_systemid", system_id),
+            ("version_supported", "True".into()),
+            ("pg_basebackup_compatible", "True".into()),
+            ("archive_mode", "on".into()),
+        ] {
+            assert_eq!(keys.get(key), Some(&value), "{context}: {key}");
+        }
+
+        // After a switch the current WAL is the one just closed, on every version.
+        cluster.sql("CREATE TABLE t AS SELECT 1");
+        let run = barman(&ctx, &config, &["switch-wal", "pg"]);
+        let closed = run
+            .stdout
+            .strip_prefix("The WAL file ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{context}: {}{}", run.stdout, run.stderr))
+            .to_owned();
+        let keys = shown(&barman(&ctx, &config, &["show-servers", "pg"]).stdout);
+        assert_eq!(keys["current_xlog"], closed, "{context}");
+
+        let run = barman(&ctx, &config, &["switch-wal", "--force", "pg"]);
+        assert_eq!(run.code, Some(1), "{context}");
+        assert!(
+            run.stderr.starts_with(
+                "ERROR: Barman switch-wal --force requires superuser rights or the 'pg_checkpoint' role\n"
+            ),
+            "{context}: {}",
+            run.stderr
+        );
+        if major >= 15 {
+            cluster.sql("GRANT pg_checkpoint TO barman");
+        } else {
+            cluster.sql("ALTER ROLE barman SUPERUSER");
+        }
+        let run = barman(&ctx, &config, &["switch-wal", "--force", "pg"]);
+        assert!(
+            run.code == Some(0) && run.stdout.starts_with("The WAL file "),
+            "{context}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+
+        let run = barman(&ctx, &config, &["replication-status", "pg"]);
+        assert!(
+            run.stdout.ends_with("  No streaming clients attached\n") && run.code == Some(0),
+            "{context}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
 }
