@@ -713,6 +713,28 @@ fn an_unreachable_server_has_barmans_keys_as_none_and_clear_errors() {
         (run.stdout.as_str(), run.stderr, run.code),
         ("", format!("ERROR: Unable to connect to server pg\n{hint}"), Some(1))
     );
+
+    // A passive node has no PostgreSQL to ask.
+    let passive = ctx.write_barman_config("primary_ssh_command = ssh barman@primary\n");
+    let run = barman(&ctx, &passive, &["switch-wal", "pg"]);
+    assert_eq!(
+        (run.stderr.as_str(), run.code),
+        (
+            "ERROR: Unable to perform pg_switch_wal for server 'pg'.\nHINT: 'pg' is a passive node \
+             (primary_ssh_command is set) with no PostgreSQL connection; run switch-wal on the primary Barman server\n",
+            Some(1)
+        )
+    );
+    let run = barman(&ctx, &passive, &["replication-status", "pg"]);
+    assert_eq!(
+        (run.stdout.as_str(), run.code),
+        ("Skipping passive server 'pg'\n", Some(0))
+    );
+    let keys = shown(&barman(&ctx, &passive, &["show-servers", "pg"]).stdout);
+    assert!(
+        !keys.contains_key("server_txt_version"),
+        "no live keys for a passive node"
+    );
 }
 
 /// Optional tier: Barman 3.20.1 reports the same live keys for the same cluster (those that

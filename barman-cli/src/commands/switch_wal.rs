@@ -65,6 +65,15 @@ fn unable(out: &mut Output, server: &str, cause: &str, hint: Option<String>) {
 /// awaited.
 fn switch_one(server: &ServerConfig, force: bool, env: &ClientEnvironment, out: &mut Output) -> Option<Switched> {
     let name = server.name();
+    if server.passive_node() {
+        unable(
+            out,
+            name,
+            &format!("'{name}' is a passive node (primary_ssh_command is set) with no PostgreSQL connection"),
+            Some("run switch-wal on the primary Barman server".into()),
+        );
+        return None;
+    }
     let dsn = server.text("conninfo").unwrap_or_default();
     let session = connect(dsn, env).map_err(|error| (error.to_string(), error.hint()));
     let mut session =

@@ -777,23 +777,26 @@ mod tests {
 
     #[test]
     fn connection_errors_are_worded_as_libpq_words_them() {
-        let env = bare_environment();
-        let refused = PostgresError::Connect {
-            dsn: String::new(),
-            message: "error connecting to server: Connection refused (os error 111)".into(),
-            hint: None,
+        let worded = |message: &str, dsn: &str| {
+            let error = PostgresError::Connect {
+                dsn: String::new(),
+                message: message.into(),
+                hint: None,
+            };
+            libpq_connection_error(&error, dsn, &bare_environment())
         };
         assert_eq!(
-            libpq_connection_error(&refused, "host=127.0.0.1 port=1", &env),
+            worded(
+                "error connecting to server: Connection refused (os error 111)",
+                "host=127.0.0.1 port=1"
+            ),
             "connection to server at \"127.0.0.1\", port 1 failed: Connection refused"
         );
-        let denied = PostgresError::Connect {
-            dsn: String::new(),
-            message: "password authentication failed for user \"barman\"".into(),
-            hint: None,
-        };
         assert_eq!(
-            libpq_connection_error(&denied, "host=/run/postgresql", &env),
+            worded(
+                "password authentication failed for user \"barman\"",
+                "host=/run/postgresql"
+            ),
             "connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: \
              FATAL:  password authentication failed for user \"barman\""
         );
