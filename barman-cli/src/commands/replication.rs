@@ -13,6 +13,7 @@ use barman_core::postgres::server::PostgresServer;
 use barman_core::postgres::status::StatusValue;
 use barman_core::postgres::streaming_clients::{self, ClientFilter, ReplicationStatus, StreamingClient};
 use barman_core::postgres::{connect, effective_conninfo, ClientEnvironment};
+use barman_core::receive_wal::WalConninfo;
 use serde_json::{json, Map, Value};
 
 use super::{select_servers, usable_server, Inactive, Usability};
@@ -62,16 +63,13 @@ pub fn replication_status(config: &Config, args: &Args, out: &mut Output) {
     }
 }
 
-/// The connection string `--source` designates: `conninfo`, or for `wal-host` `wal_conninfo`,
-/// else `wal_streaming_conninfo`, else `conninfo`.
-fn source_conninfo(server: &ServerConfig, source: ReplicationSource) -> &str {
-    let conninfo = server.text("conninfo").unwrap_or_default();
+/// The connection string `--source` designates: `conninfo`, or for `wal-host` the WAL
+/// connection (`wal_conninfo`, else `wal_streaming_conninfo`, else `conninfo`).
+fn source_conninfo(server: &ServerConfig, source: ReplicationSource) -> String {
+    let conninfo = server.text("conninfo").unwrap_or_default().to_owned();
     match source {
         ReplicationSource::BackupHost => conninfo,
-        ReplicationSource::WalHost => server
-            .text("wal_conninfo")
-            .or_else(|| server.text("wal_streaming_conninfo"))
-            .unwrap_or(conninfo),
+        ReplicationSource::WalHost => WalConninfo::of(server).map_or(conninfo, |wal| wal.conninfo),
     }
 }
 
@@ -84,7 +82,7 @@ fn ask(
     out: &mut Output,
 ) -> Option<ReplicationStatus> {
     let name = server.name();
-    let dsn = source_conninfo(server, source);
+    let dsn = &source_conninfo(server, source);
     let unable = |out: &mut Output, hint: String| {
         out.error_with_hint(&format!("Unable to connect to server {name}"), &hint);
     };

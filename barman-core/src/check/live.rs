@@ -160,11 +160,9 @@ impl Live {
                 let client = client.clone();
                 Pending::spawn(move || probe_streaming(&dsn, &client))
             });
-        // Barman's `get_wal_conninfo`: each WAL option falls back to the main one.
-        let wal_streaming_dsn = text("wal_streaming_conninfo").or_else(|| text("streaming_conninfo"));
-        let wal_dsn = text("wal_conninfo")
-            .or_else(|| text("wal_streaming_conninfo"))
-            .or_else(|| text("conninfo"));
+        let wal = crate::receive_wal::WalConninfo::of(server);
+        let wal_streaming_dsn = wal.as_ref().map(|wal| wal.streaming_conninfo.clone());
+        let wal_dsn = wal.map(|wal| wal.conninfo);
         let (wal_postgres, wal_streaming) = if connected && wal_dsn != text("conninfo") {
             let (slot, postgres_client, streaming_client) = (text("slot_name"), client.clone(), client.clone());
             (
