@@ -15,61 +15,10 @@
 #
 # RUNS (default 30) runs per command of ours, PY_RUNS (default 5) of Barman.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v hyperfine >/dev/null || { echo "hyperfine is required: apt-get install hyperfine" >&2; exit 2; }
+# shellcheck source=benches/seed-cluster.sh
+source "$(dirname "$0")/seed-cluster.sh"
 command -v python3 >/dev/null || { echo "python3 is required to generate the catalogue" >&2; exit 2; }
-ours=$(pwd)/target/release/barman
-[ -x "$ours" ] || { echo "build first: cargo build --release -p barman-cli" >&2; exit 2; }
-pg_bin=/usr/lib/postgresql/15/bin
-[ -x "$pg_bin/initdb" ] || { echo "PostgreSQL 15 is required (scripts/setup installs it)" >&2; exit 2; }
-python_barman=${BARMAN_PY:-/opt/barman-venv/bin/barman}
-runs=${RUNS:-30}
-
-work=$(mktemp -d /var/tmp/check-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  [ -f "$work/pg/data/postmaster.pid" ] && as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# PostgreSQL refuses to run as root: then it runs as `postgres`.
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || useradd --system --user-group --shell /usr/sbin/nologin postgres
-  as_pg() { runuser -u postgres -- env -i PATH=/usr/bin:/bin LANG=C "$@"; }
-  mkdir -p "$work/pg" && chown postgres "$work/pg"
-else
-  as_pg() { env -i PATH=/usr/bin:/bin LANG=C "$@"; }
-  mkdir -p "$work/pg"
-fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --no-sync >/dev/null
-cat >> "$work/pg/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work/pg'
-fsync = off
-wal_level = replica
-archive_mode = on
-archive_command = 'true'
-max_wal_senders = 2
-max_replication_slots = 2
-EOF
-as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w start >/dev/null
-as_pg "$pg_bin/psql" -X -q -h "$work/pg" -p "$port" -U postgres -d postgres <<'EOF'
-CREATE ROLE barman LOGIN PASSWORD 'barman-secret';
-GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) to barman;
-GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) to barman;
-GRANT EXECUTE ON FUNCTION pg_switch_wal() to barman;
-GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) to barman;
-GRANT pg_read_all_settings TO barman;
-GRANT pg_read_all_stats TO barman;
-CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD 'streaming-secret';
-EOF
-export HOME=$work/home
-mkdir -p "$HOME"
-printf '127.0.0.1:%s:*:barman:barman-secret\n127.0.0.1:%s:*:streaming_barman:streaming-secret\n' "$port" "$port" > "$HOME/.pgpass"
-chmod 600 "$HOME/.pgpass"
+seed_cluster check-bench
 
 # One configuration per case, each with its own barman_home.
 configure() { # name, extra server options

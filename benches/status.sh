@@ -17,6 +17,7 @@
 #
 # RUNS (default 30) runs per command of ours, PY_RUNS (default 5) of Barman.
 set -euo pipefail
+# shellcheck source=benches/seed-cluster.sh
 source "$(dirname "$0")/seed-cluster.sh"
 seed_cluster status-bench
 
