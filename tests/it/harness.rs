@@ -15,6 +15,12 @@ fn psql(ctx: &TestContext, conninfo: &str, query: &str) -> assert_cmd::Command {
     psql
 }
 
+/// Runs `query`, which must fail, and returns psql's standard error.
+fn psql_error(ctx: &TestContext, conninfo: &str, query: &str) -> String {
+    let output = psql(ctx, conninfo, query).assert().failure().get_output().clone();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn context_commands_see_only_path_home_and_lang() {
     let ctx = TestContext::new();
@@ -149,12 +155,7 @@ fn a_wrong_password_is_refused() {
     let ctx = TestContext::new();
     let pg = PgCluster::start(&ctx);
     let conninfo = format!("{} password=not-the-password", pg.conninfo());
-    let output = psql(&ctx, &conninfo, "SELECT 1")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = psql_error(&ctx, &conninfo, "SELECT 1");
     assert!(
         stderr.contains("password authentication failed for user \"barman\""),
         "{stderr}"
@@ -182,12 +183,7 @@ fn standard_barman_may_not_open_a_replication_connection() {
     let ctx = TestContext::new();
     let pg = PgCluster::start(&ctx);
     let replication = format!("{} replication=1", pg.conninfo());
-    let output = psql(&ctx, &replication, "IDENTIFY_SYSTEM")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = psql_error(&ctx, &replication, "IDENTIFY_SYSTEM");
     assert!(
         stderr.contains("must be superuser or replication role to start walsender"),
         "{stderr}"
@@ -199,12 +195,7 @@ fn a_stopped_cluster_refuses_connections() {
     let ctx = TestContext::new();
     let mut pg = PgCluster::start(&ctx);
     pg.stop();
-    let output = psql(&ctx, &pg.conninfo(), "SELECT 1")
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = psql_error(&ctx, &pg.conninfo(), "SELECT 1");
     assert!(stderr.contains("Connection refused"), "{stderr}");
 }
 
